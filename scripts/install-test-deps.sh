@@ -1,0 +1,60 @@
+#!/bin/sh
+# Installs the command-line tools the end-to-end tests need, when they are missing.
+# Run by `npm test` (pretest). Idempotent and quiet when there is nothing to do.
+#
+# Only as root and only for what is missing: one `apt-get update`, then one
+# `apt-get install -y --no-install-recommends` for every missing package.
+# Without root, it prints which tests will skip and exits 0 (the tests skip themselves).
+#
+# To add a tool: append "command:debian-package:what skips without it" to DEPS.
+set -u
+
+DEPS='
+dig:dnsutils:the DNS end-to-end tests (test/e2e/*) skip
+ip:iproute2:the network-namespace tests (test/e2e/netns-*) skip
+'
+
+missing_pkgs=''
+missing_desc=''
+
+# Newline-separated list; IFS set to newline only, so the descriptions keep their spaces.
+old_ifs=$IFS
+IFS='
+'
+for entry in $DEPS; do
+  [ -n "$entry" ] || continue
+  cmd=${entry%%:*}
+  rest=${entry#*:}
+  pkg=${rest%%:*}
+  why=${rest#*:}
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    case " $missing_pkgs " in
+      *" $pkg "*) ;;
+      *) missing_pkgs="$missing_pkgs $pkg" ;;
+    esac
+    missing_desc="$missing_desc
+  $cmd (package $pkg): $why"
+  fi
+done
+IFS=$old_ifs
+
+[ -n "$missing_pkgs" ] || exit 0
+
+uid=$(id -u 2>/dev/null || echo 1)
+if [ "$uid" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-test-deps: missing tools, not installing (need root and apt-get):$missing_desc" >&2
+  exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-test-deps: installing$missing_pkgs" >&2
+if ! apt-get update -qq >/dev/null; then
+  echo "install-test-deps: apt-get update failed; these tests will skip:$missing_desc" >&2
+  exit 0
+fi
+# shellcheck disable=SC2086 # word splitting of the package list is wanted
+if ! apt-get install -y -qq --no-install-recommends $missing_pkgs >/dev/null; then
+  echo "install-test-deps: apt-get install failed; these tests will skip:$missing_desc" >&2
+  exit 0
+fi
+exit 0

@@ -1,0 +1,132 @@
+// The daemon's configuration: defaults, validation, and the rules shared by every option source.
+import { fileURLToPath } from 'node:url';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import type { Verbosity } from './log.js';
+import type { HostPort } from './dht/node.js';
+import { AddressError, parseHostPort } from './net/peerfile.js';
+import { PACKAGE_ROOT } from './version.js';
+
+export class ConfigError extends Error {}
+
+export interface ValueIdSpec {
+  /** as the operator wrote it, without the port */
+  query: string;
+  /** undefined: announce the DHT port */
+  port?: number;
+}
+
+export interface Config {
+  port: number;
+  dhtAddress: string;
+  peers: HostPort[];
+  peerfile: string | null;
+  valueIds: ValueIdSpec[];
+  queryTld: string;
+  dnsPort: number;
+  dnsAddresses: string[];
+  cmdPort: number;
+  cmdAddresses: string[];
+  cmdDisableStdin: boolean;
+  verbosity: Verbosity;
+  /** how long DNS holds a query for the first address (below common client time-outs of 5 s) */
+  dnsTimeoutMs: number;
+  /** how long the console's lookup waits */
+  lookupTimeoutMs: number;
+}
+
+export const DEFAULT_PEERFILE = fileURLToPath(new URL('peers.txt', PACKAGE_ROOT));
+// ::1 is skipped when the host has IPv6 disabled, so the default never fails to bind.
+function defaultLoopback(): string[] {
+  const hasV6Loopback = Object.values(networkInterfaces()).some((list) => list?.some((i) => i.address === '::1'));
+  return hasV6Loopback ? ['127.0.0.1', '::1'] : ['127.0.0.1'];
+}
+
+export const DEFAULTS = {
+  port: 6881,
+  dhtAddress: '0.0.0.0',
+  queryTld: '.p2p',
+  dnsPort: 3535,
+  cmdPort: 1700,
+  verbosity: 'verbose' as Verbosity,
+  dnsTimeoutMs: 3000,
+  lookupTimeoutMs: 10_000,
+};
+
+/** Raw option values as a parser (yargs, config file) hands them over. */
+export interface RawOptions {
+  port?: string;
+  'dht-addr'?: string;
+  peer?: string[];
+  peerfile?: string;
+  'value-id'?: string[];
+  'query-tld'?: string;
+  'dns-port'?: string;
+  'dns-addr'?: string[];
+  'cmd-port'?: string;
+  'cmd-disable-stdin'?: boolean;
+  verbosity?: string;
+}
+
+export function parsePort(option: string, value: string, allowZero: boolean): number {
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(port <= 65535 && (port >= 1 || (allowZero && port === 0)))) {
+    throw new ConfigError(`Invalid port for --${option}: '${value}' (${allowZero ? '0' : '1'}..65535 expected)`);
+  }
+  return port;
+}
+
+export function parseValueId(value: string): ValueIdSpec {
+  const match = /^(.*):(\d+)$/.exec(value);
+  if (!match) {
+    if (value.length === 0) throw new ConfigError('Invalid --value-id: empty');
+    return { query: value };
+  }
+  const [, query, portText] = match;
+  if (!query) throw new ConfigError(`Invalid --value-id: '${value}' has no name`);
+  const port = parsePort('value-id', portText!, true);
+  return port === 0 ? { query } : { query, port };
+}
+
+function parseAddress(option: string, value: string): string {
+  if (!isIP(value)) throw new ConfigError(`Invalid address for --${option}: '${value}' (an IPv4 or IPv6 address expected)`);
+  return value;
+}
+
+function normalizeTld(value: string): string {
+  if (!/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(value)) throw new ConfigError(`Invalid --query-tld: '${value}'`);
+  return (value.startsWith('.') ? value : '.' + value).toLowerCase();
+}
+
+function parseVerbosity(value: string): Verbosity {
+  if (value === 'quiet' || value === 'verbose' || value === 'debug') return value;
+  throw new ConfigError(`Invalid --verbosity: '${value}' (quiet, verbose or debug expected)`);
+}
+
+export function buildConfig(raw: RawOptions): Config {
+  const peers = (raw.peer ?? []).map((peer) => {
+    try {
+      return parseHostPort(peer);
+    } catch (err) {
+      if (err instanceof AddressError) throw new ConfigError(`Invalid --peer ${err.message}`);
+      throw err;
+    }
+  });
+  return {
+    port: raw.port !== undefined ? parsePort('port', raw.port, false) : DEFAULTS.port,
+    dhtAddress: raw['dht-addr'] !== undefined ? parseAddress('dht-addr', raw['dht-addr']) : DEFAULTS.dhtAddress,
+    peers,
+    // The bundled public bootstrap list, unless the operator named their own peers.
+    peerfile: raw.peerfile ?? (peers.length === 0 ? DEFAULT_PEERFILE : null),
+    valueIds: (raw['value-id'] ?? []).map(parseValueId),
+    queryTld: raw['query-tld'] !== undefined ? normalizeTld(raw['query-tld']) : DEFAULTS.queryTld,
+    dnsPort: raw['dns-port'] !== undefined ? parsePort('dns-port', raw['dns-port'], true) : DEFAULTS.dnsPort,
+    dnsAddresses: (raw['dns-addr'] ?? defaultLoopback()).map((a) => parseAddress('dns-addr', a)),
+    cmdPort: raw['cmd-port'] !== undefined ? parsePort('cmd-port', raw['cmd-port'], true) : DEFAULTS.cmdPort,
+    cmdAddresses: defaultLoopback(),
+    cmdDisableStdin: raw['cmd-disable-stdin'] ?? false,
+    verbosity: raw.verbosity !== undefined ? parseVerbosity(raw.verbosity) : DEFAULTS.verbosity,
+    dnsTimeoutMs: DEFAULTS.dnsTimeoutMs,
+    lookupTimeoutMs: DEFAULTS.lookupTimeoutMs,
+  };
+}

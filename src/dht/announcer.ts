@@ -1,0 +1,145 @@
+// Keeps our value ids on the nodes closest to them: announce as soon as the routing table has a
+// node, follow up while the table is still growing (the network forming), then every interval.
+import type { Logger } from '../log.js';
+import type { AnnounceTarget } from './node.js';
+
+export interface ValueId {
+  /** the sanitized name, for logs and listings */
+  name: string;
+  id: Buffer;
+  port: number;
+}
+
+export interface AnnouncerOptions {
+  intervalMs: number;
+  /** K of the DHT: an announcement that reached this many nodes needs no follow-up */
+  replication: number;
+  /** first follow-up delay; doubled each time */
+  followUpMs: number;
+  /** how many follow-ups at most after each periodic announcement */
+  maxFollowUps: number;
+}
+
+interface Entry extends ValueId {
+  nextAt: number;
+  running: boolean;
+  followUps: number;
+  nodesAtLastAnnounce: number;
+  lastAcks: number;
+  lastAnnouncedAt: number | null;
+}
+
+export const DEFAULT_ANNOUNCER_OPTIONS: AnnouncerOptions = {
+  intervalMs: 30 * 60_000,
+  replication: 20,
+  followUpMs: 2_000,
+  maxFollowUps: 8,
+};
+
+export class Announcer {
+  private readonly entries = new Map<string, Entry>();
+  private timer: NodeJS.Timeout | null = null;
+  private started = false;
+
+  constructor(
+    private readonly dht: AnnounceTarget,
+    private readonly log: Logger,
+    private readonly options: AnnouncerOptions = DEFAULT_ANNOUNCER_OPTIONS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  add(value: ValueId): void {
+    const key = value.id.toString('hex');
+    const existing = this.entries.get(key);
+    if (existing) {
+      existing.port = value.port;
+      existing.nextAt = this.now();
+    } else {
+      this.entries.set(key, { ...value, nextAt: this.now(), running: false, followUps: 0, nodesAtLastAnnounce: 0, lastAcks: 0, lastAnnouncedAt: null });
+    }
+    this.log.debug(`Add value id ${key}:${value.port} (${value.name})`);
+    if (this.started) this.tick();
+  }
+
+  /** The port of our own value for this id, if we announce it. */
+  portFor(id: Buffer): number | undefined {
+    return this.entries.get(id.toString('hex'))?.port;
+  }
+
+  values(): ReadonlyArray<Readonly<ValueId & { lastAcks: number; lastAnnouncedAt: number | null; nextAt: number }>> {
+    return [...this.entries.values()];
+  }
+
+  start(): void {
+    this.started = true;
+    this.dht.onNodeAdded(() => this.tick());
+    this.tick();
+  }
+
+  stop(): void {
+    this.started = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private tick(): void {
+    if (!this.started) return;
+    const now = this.now();
+    const nodes = this.dht.nodeCount();
+    if (nodes > 0) {
+      for (const entry of this.entries.values()) {
+        if (!entry.running && entry.nextAt <= now) this.announce(entry, nodes);
+      }
+    }
+    this.schedule();
+  }
+
+  private announce(entry: Entry, nodes: number): void {
+    entry.running = true;
+    entry.nodesAtLastAnnounce = nodes;
+    this.dht.announce(entry.id, entry.port).then((acks) => {
+      entry.running = false;
+      entry.lastAcks = acks;
+      entry.lastAnnouncedAt = this.now();
+      this.log.debug(`Announced ${entry.name} (${entry.id.toString('hex')}:${entry.port}) to ${acks} nodes`);
+      entry.nextAt = this.nextTime(entry);
+      this.schedule();
+    });
+  }
+
+  private nextTime(entry: Entry): number {
+    const now = this.now();
+    const periodic = (entry.lastAnnouncedAt ?? now) + this.options.intervalMs;
+    // While fewer than K nodes hold it and the table may still grow, look again soon.
+    if (entry.lastAcks < this.options.replication && entry.followUps < this.options.maxFollowUps) {
+      const delay = this.options.followUpMs * 2 ** entry.followUps;
+      entry.followUps++;
+      return Math.min(periodic, now + delay);
+    }
+    entry.followUps = 0;
+    return periodic;
+  }
+
+  private schedule(): void {
+    if (!this.started) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    let next = Infinity;
+    for (const entry of this.entries.values()) if (!entry.running) next = Math.min(next, entry.nextAt);
+    if (next === Infinity) return;
+    const delay = Math.max(0, next - this.now());
+    this.timer = setTimeout(() => this.followUpOrTick(), Math.min(delay, 2 ** 31 - 1));
+    this.timer.unref();
+  }
+
+  private followUpOrTick(): void {
+    // A follow-up is only worth a walk when the routing table has grown since the last one.
+    const nodes = this.dht.nodeCount();
+    const now = this.now();
+    for (const entry of this.entries.values()) {
+      if (entry.running || entry.nextAt > now || entry.followUps === 0) continue;
+      if (nodes <= entry.nodesAtLastAnnounce) entry.nextAt = this.nextTime(entry);
+    }
+    this.tick();
+  }
+}

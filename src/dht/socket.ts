@@ -1,0 +1,93 @@
+// The one UDP socket of the DHT port. Datagrams starting with "AUTH" belong to the auth module
+// (KadNode 1.x wire format), the rest to bittorrent-dht after the KRPC guard. bittorrent-dht gets
+// this object in place of a dgram socket (k-rpc-socket only uses send/address/close and events).
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../log.js';
+import { checkKrpc } from './guard.js';
+
+export type DatagramHandler = (msg: Buffer, rinfo: dgram.RemoteInfo) => void;
+
+const AUTH_MAGIC = Buffer.from('AUTH');
+
+export class DhtSocket extends EventEmitter {
+  private readonly udp: dgram.Socket;
+  private authHandler: DatagramHandler | null = null;
+  private bound = false;
+  readonly counters = { krpc: 0, rejected: 0, auth: 0, libraryErrors: 0 };
+
+  constructor(private readonly log: Logger, family: 4 | 6 = 4) {
+    super();
+    this.udp = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    this.udp.on('message', (msg, rinfo) => this.dispatch(msg, rinfo));
+    this.udp.on('error', (err) => {
+      // Bind errors are reported by bindTo(); later errors are logged and survived.
+      if (this.bound) this.log.warn(`socket error: ${err.message}`);
+    });
+  }
+
+  bindTo(port: number, address: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const fail = (err: Error & { code?: string }) => reject(new Error(`cannot bind ${address}:${port}/udp: ${err.code ?? err.message}`));
+      this.udp.once('error', fail);
+      this.udp.bind(port, address, () => {
+        this.udp.off('error', fail);
+        this.bound = true;
+        resolve();
+      });
+    });
+  }
+
+  /** AUTH packets go here; until set they are dropped. */
+  setAuthHandler(handler: DatagramHandler | null): void {
+    this.authHandler = handler;
+  }
+
+  sendRaw(buf: Buffer, port: number, address: string): void {
+    this.udp.send(buf, port, address, (err) => {
+      if (err) this.log.debug(`send to ${address}:${port} failed: ${err.message}`);
+    });
+  }
+
+  private dispatch(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (msg.length >= 4 && msg.subarray(0, 4).equals(AUTH_MAGIC)) {
+      this.counters.auth++;
+      this.authHandler?.(msg, rinfo);
+      return;
+    }
+    const problem = checkKrpc(msg);
+    if (problem) {
+      this.counters.rejected++;
+      this.log.debug(`dropped packet from ${rinfo.address}:${rinfo.port}: ${problem}`);
+      return;
+    }
+    this.counters.krpc++;
+    try {
+      this.emit('message', msg, rinfo);
+    } catch (err) {
+      // Last line of defence: a library throw must not end the daemon.
+      this.counters.libraryErrors++;
+      this.log.warn(`DHT library failed on a packet from ${rinfo.address}:${rinfo.port}: ${(err as Error).message}`);
+    }
+  }
+
+  // --- the dgram subset k-rpc-socket calls ---
+  send(buf: Buffer, offset: number, length: number, port: number, address: string, cb?: (err: Error | null) => void): void {
+    this.udp.send(buf, offset, length, port, address, (err) => {
+      if (err) this.log.debug(`send to ${address}:${port} failed: ${err.message}`);
+      cb?.(null);
+    });
+  }
+
+  address() {
+    return this.udp.address();
+  }
+
+  bind(): void {
+    // Bound by bindTo() before the library is created.
+  }
+
+  close(): void {
+    this.udp.close(() => this.emit('close'));
+  }
+}

@@ -1,0 +1,165 @@
+// The single entry point every surface uses. A query passes these steps in order:
+// name → identifier → own value? → cache → shared DHT search → addresses.
+import type { Searcher } from './dht/node.js';
+import { identify, QueryError, type Identifier } from './identity/query.js';
+import type { Logger } from './log.js';
+import type { NameResolver, PeerAddress, Resolution, ResolveOptions } from './types.js';
+
+export interface OwnValues {
+  portFor(id: Buffer): number | undefined;
+}
+
+export interface ResolverOptions {
+  tld: string;
+  /** answers younger than this are served as they are; older ones trigger a refresh search */
+  freshMs: number;
+  /** cached answers are dropped after this (announcements live 30 min on the DHT) */
+  maxAgeMs: number;
+  maxCached: number;
+  maxSearches: number;
+  maxAddresses: number;
+}
+
+export const DEFAULT_RESOLVER_OPTIONS: Omit<ResolverOptions, 'tld'> = {
+  freshMs: 60_000,
+  maxAgeMs: 30 * 60_000,
+  maxCached: 4096,
+  maxSearches: 256,
+  maxAddresses: 32,
+};
+
+// Own values never change under us; downstream caches may keep them as long as a fresh answer.
+const OWN_VALUE_TTL = 60;
+
+interface CacheEntry {
+  addresses: PeerAddress[];
+  updatedAt: number;
+}
+
+interface Waiter {
+  wake(resolution: Resolution): void;
+}
+
+interface Search {
+  addresses: PeerAddress[];
+  waiters: Set<Waiter>;
+  controller: AbortController;
+}
+
+export class Resolver implements NameResolver {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly searches = new Map<string, Search>();
+  private stopped = false;
+
+  constructor(
+    private readonly dht: Searcher,
+    private readonly own: OwnValues,
+    private readonly log: Logger,
+    private readonly options: ResolverOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async resolve(name: string, { timeoutMs }: ResolveOptions): Promise<Resolution> {
+    let ident: Identifier;
+    try {
+      ident = identify(name, this.options.tld);
+    } catch (err) {
+      if (err instanceof QueryError) return { status: 'invalid', addresses: [], ttl: 0, reason: err.message };
+      throw err;
+    }
+
+    const ownPort = this.own.portFor(ident.id);
+    if (ownPort !== undefined) {
+      return { status: 'found', addresses: [{ address: '127.0.0.1', port: ownPort, family: 4 }, { address: '::1', port: ownPort, family: 6 }], ttl: OWN_VALUE_TTL };
+    }
+
+    const key = ident.id.toString('hex');
+    const cached = this.cached(key);
+    if (cached) {
+      const age = this.now() - cached.updatedAt;
+      if (age >= this.options.freshMs) this.startSearch(key, ident.id);
+      return { status: 'found', addresses: cached.addresses, ttl: this.ttlFor(age) };
+    }
+
+    return this.waitForSearch(key, ident.id, timeoutMs);
+  }
+
+  stats(): { searches: number; cached: number } {
+    return { searches: this.searches.size, cached: this.cache.size };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const search of this.searches.values()) search.controller.abort();
+  }
+
+  private ttlFor(age: number): number {
+    return Math.max(5, Math.ceil((this.options.freshMs - age) / 1000));
+  }
+
+  private cached(key: string): CacheEntry | undefined {
+    const entry = this.cache.get(key);
+    if (!entry) return undefined;
+    if (this.now() - entry.updatedAt >= this.options.maxAgeMs) {
+      this.cache.delete(key);
+      return undefined;
+    }
+    // Map order doubles as LRU order.
+    this.cache.delete(key);
+    this.cache.set(key, entry);
+    return entry;
+  }
+
+  private waitForSearch(key: string, id: Buffer, timeoutMs: number): Promise<Resolution> {
+    const search = this.searches.get(key) ?? this.startSearch(key, id);
+    if (!search) return Promise.resolve({ status: 'busy', addresses: [], ttl: 0, reason: 'too many searches' });
+    if (search.addresses.length > 0) return Promise.resolve(this.found(search.addresses));
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        wake: (resolution) => {
+          clearTimeout(timer);
+          search.waiters.delete(waiter);
+          resolve(resolution);
+        },
+      };
+      const timer = setTimeout(() => waiter.wake({ status: 'timeout', addresses: [], ttl: 0 }), timeoutMs);
+      search.waiters.add(waiter);
+    });
+  }
+
+  private found(addresses: PeerAddress[]): Resolution {
+    return { status: 'found', addresses: [...addresses], ttl: this.ttlFor(0) };
+  }
+
+  private startSearch(key: string, id: Buffer): Search | undefined {
+    const running = this.searches.get(key);
+    if (running) return running;
+    if (this.stopped || this.searches.size >= this.options.maxSearches) return undefined;
+    const search: Search = { addresses: [], waiters: new Set(), controller: new AbortController() };
+    this.searches.set(key, search);
+    const onPeer = (peer: PeerAddress) => {
+      if (search.addresses.length >= this.options.maxAddresses) return;
+      if (search.addresses.some((a) => a.address === peer.address && a.port === peer.port)) return;
+      search.addresses.push(peer);
+      // First address: answer everyone waiting now rather than at the end of the walk.
+      for (const waiter of [...search.waiters]) waiter.wake(this.found(search.addresses));
+    };
+    this.dht
+      .search(id, onPeer, search.controller.signal)
+      .catch((err: Error) => this.log.warn(`search ${key} failed: ${err.message}`))
+      .finally(() => this.finishSearch(key, search));
+    return search;
+  }
+
+  private finishSearch(key: string, search: Search): void {
+    this.searches.delete(key);
+    if (search.addresses.length > 0) {
+      this.cache.delete(key);
+      this.cache.set(key, { addresses: search.addresses, updatedAt: this.now() });
+      while (this.cache.size > this.options.maxCached) this.cache.delete(this.cache.keys().next().value as string);
+    }
+    // A search that found nothing is not cached: the next query searches again.
+    const outcome: Resolution = search.addresses.length > 0 ? this.found(search.addresses) : { status: 'notfound', addresses: [], ttl: 0 };
+    for (const waiter of [...search.waiters]) waiter.wake(outcome);
+  }
+}

@@ -1,0 +1,67 @@
+// The control port for kadnode-ctl: TCP on loopback. Request: one command line. Reply: a status
+// byte ('0' success, '1' failure, as KadNode's console replies) followed by the text; then close.
+import net from 'node:net';
+import type { CommandTable } from '../commands.js';
+import type { Logger } from '../log.js';
+import { listenAll } from './listen.js';
+
+export interface ControlOptions {
+  port: number;
+  addresses: string[];
+}
+
+const MAX_REQUEST = 1500;
+const MAX_CONNECTIONS = 16;
+const READ_TIMEOUT_MS = 5_000;
+
+export class ControlSurface {
+  private servers: net.Server[] = [];
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(private readonly commands: CommandTable, private readonly log: Logger, private readonly options: ControlOptions) {}
+
+  async start(): Promise<void> {
+    this.servers = await listenAll(this.options.addresses, this.options.port, 'tcp', () => net.createServer((s) => this.accept(s)));
+    for (const server of this.servers) {
+      const a = server.address() as net.AddressInfo;
+      this.log.info(`Bind to ${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
+    }
+  }
+
+  ports(): number[] {
+    return this.servers.map((s) => (s.address() as net.AddressInfo).port);
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.sockets.size >= MAX_CONNECTIONS) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setTimeout(READ_TIMEOUT_MS, () => socket.destroy());
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const end = buffered.indexOf('\n');
+      if (end < 0 && buffered.length <= MAX_REQUEST) return;
+      socket.off('data', onData);
+      socket.setTimeout(0);
+      const line = end < 0 ? null : buffered.slice(0, end);
+      void this.reply(socket, line);
+    };
+    socket.on('data', onData);
+  }
+
+  private async reply(socket: net.Socket, line: string | null): Promise<void> {
+    const result = line === null ? { ok: false, text: `Request longer than ${MAX_REQUEST} bytes.` } : await this.commands.run(line);
+    if (!socket.destroyed) socket.end((result.ok ? '0' : '1') + result.text + '\n');
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    this.servers = [];
+  }
+}

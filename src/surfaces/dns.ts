@@ -1,0 +1,345 @@
+// The DNS surface: UDP and TCP on each configured address; names under the TLD go to the resolver.
+// Unlike KadNode 1.x (KADNODE-1.x §5) it always answers (NXDOMAIN, SERVFAIL, REFUSED, FORMERR), never
+// forwards, compares the TLD case-insensitively and fails start() when a socket cannot be bound.
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { getSystemErrorMap } from 'node:util';
+import { hasTld } from '../identity/query.js';
+import type { Logger } from '../log.js';
+import type { NameResolver, PeerAddress, Resolution } from '../types.js';
+import { buildResponse, maxUdpSize, parseQuery, TCP_MAX_SIZE, type Rcode } from './dns-message.js';
+
+export interface DnsServerOptions {
+  /** 0: an ephemeral port (tests) */
+  port: number;
+  addresses: string[];
+  /** the query TLD, e.g. '.p2p' */
+  tld: string;
+  /** how long the resolver may take before we answer SERVFAIL */
+  timeoutMs: number;
+  /** idle TCP connections are closed after this long (default 10 s) */
+  tcpIdleMs?: number;
+  /** queries waiting for the resolver at once; beyond that SERVFAIL (default 1024) */
+  maxPending?: number;
+}
+
+export interface DnsServerDeps {
+  resolver: NameResolver;
+  log: Logger;
+  options: DnsServerOptions;
+}
+
+export interface BoundSocket {
+  address: string;
+  port: number;
+  protocol: 'udp' | 'tcp';
+}
+
+const RESOLVED_TYPES = new Set(['A', 'AAAA', 'SRV']);
+const TCP_IDLE_MS = 10_000;
+const MAX_PENDING = 1024;
+const MAX_TCP_CONNECTIONS = 64;
+/** one connection must not take the whole resolver budget */
+const MAX_WAITING_PER_CONNECTION = 32;
+/** answers a TCP client has not read yet; beyond this it is not reading and gets disconnected */
+const MAX_UNREAD_BYTES = 256 * 1024;
+const EPHEMERAL_TRIES = 5;
+
+interface TcpConnection {
+  /** queries of this connection waiting for the resolver */
+  waiting: number;
+}
+
+export class DnsServer {
+  private readonly resolver: NameResolver;
+  private readonly log: Logger;
+  private readonly options: DnsServerOptions;
+  private udp: dgram.Socket[] = [];
+  private tcp: net.Server[] = [];
+  private readonly connections = new Set<net.Socket>();
+  private pending = 0;
+  private started = false;
+  private stopping: Promise<void> | null = null;
+
+  constructor(deps: DnsServerDeps) {
+    this.resolver = deps.resolver;
+    this.log = deps.log.child('DNS');
+    this.options = deps.options;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error('DNS: already started');
+    this.started = true;
+    try {
+      for (const address of this.options.addresses) {
+        const port = await this.bindPair(address);
+        if (this.stopping) throw new Error('DNS: stopped while starting');
+        this.log.info(`Bind to ${hostPort(address, port)}`);
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Closes every socket; answers still waiting for the resolver are dropped. */
+  stop(): Promise<void> {
+    this.stopping ??= this.closeAll();
+    return this.stopping;
+  }
+
+  addresses(): BoundSocket[] {
+    const udp = this.udp.map((s) => ({ ...s.address(), protocol: 'udp' as const }));
+    const tcp = this.tcp.map((s) => ({ ...(s.address() as net.AddressInfo), protocol: 'tcp' as const }));
+    return [...udp, ...tcp].map(({ address, port, protocol }) => ({ address, port, protocol }));
+  }
+
+  /** UDP and TCP on the same port; with port 0 the TCP side follows the port UDP was given. */
+  private async bindPair(address: string): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      const udp = await this.bindUdp(address, this.options.port);
+      const port = udp.address().port;
+      try {
+        await this.listenTcp(address, port);
+        return port;
+      } catch (err) {
+        const retry = this.options.port === 0 && attempt < EPHEMERAL_TRIES && (err as BindError).code === 'EADDRINUSE';
+        if (!retry) throw err;
+        this.udp = this.udp.filter((s) => s !== udp);
+        udp.close();
+      }
+    }
+  }
+
+  private bindUdp(address: string, port: number): Promise<dgram.Socket> {
+    const v6 = net.isIPv6(address);
+    const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
+    return new Promise((resolve, reject) => {
+      const failed = (err: Error) => {
+        try { socket.close(); } catch { /* never bound */ }
+        reject(bindError(address, port, 'udp', err));
+      };
+      socket.once('error', failed);
+      socket.bind(port, address, () => {
+        socket.off('error', failed);
+        socket.on('error', (err) => this.log.warn(`UDP socket ${hostPort(address, port)}: ${oneLine(err)}`));
+        socket.on('message', (msg, peer) => this.onUdp(socket, msg, peer));
+        this.udp.push(socket);
+        resolve(socket);
+      });
+    });
+  }
+
+  private listenTcp(address: string, port: number): Promise<void> {
+    // allowHalfOpen: a client may send its queries and shut its side; it still gets the answers.
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => this.onTcp(socket));
+    return new Promise((resolve, reject) => {
+      const failed = (err: Error) => reject(bindError(address, port, 'tcp', err));
+      server.once('error', failed);
+      server.listen({ host: address, port, ipv6Only: net.isIPv6(address) }, () => {
+        server.off('error', failed);
+        server.on('error', (err) => this.log.warn(`TCP server ${hostPort(address, port)}: ${oneLine(err)}`));
+        this.tcp.push(server);
+        resolve();
+      });
+    });
+  }
+
+  private async closeAll(): Promise<void> {
+    for (const socket of this.connections) socket.destroy();
+    const udp = this.udp.map((s) => new Promise<void>((done) => s.close(() => done())));
+    const tcp = this.tcp.map((s) => new Promise<void>((done) => s.close(() => done())));
+    this.udp = [];
+    this.tcp = [];
+    await Promise.all([...udp, ...tcp]);
+  }
+
+  private onUdp(socket: dgram.Socket, msg: Buffer, peer: dgram.RemoteInfo): void {
+    const from = hostPort(peer.address, peer.port);
+    this.respond(msg, from, null)
+      .then((response) => {
+        if (!response || this.stopping) return;
+        socket.send(response, peer.port, peer.address, (err) => {
+          if (err) this.log.debug(`Cannot answer ${from}: ${oneLine(err)}`);
+        });
+      })
+      .catch((err) => this.log.warn(`UDP query from ${from}: ${oneLine(err)}`));
+  }
+
+  private onTcp(socket: net.Socket): void {
+    const from = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+    if (this.stopping || this.connections.size >= MAX_TCP_CONNECTIONS) {
+      this.log.debug(`Too many TCP connections, closing ${from}`);
+      socket.destroy();
+      return;
+    }
+    this.connections.add(socket);
+    const conn: TcpConnection = { waiting: 0 };
+    const frames = new FrameReader();
+    let unanswered = 0;
+    let peerDone = false;
+    const finishIfDone = () => {
+      if (peerDone && unanswered === 0) socket.end();
+    };
+
+    socket.on('close', () => this.connections.delete(socket));
+    socket.on('error', (err) => this.log.debug(`TCP connection ${from}: ${oneLine(err)}`));
+    socket.setTimeout(this.options.tcpIdleMs ?? TCP_IDLE_MS);
+    socket.on('timeout', () => {
+      // A slow resolver is not idleness; a client stalled halfway through a frame is.
+      if (conn.waiting === 0 || frames.partial) socket.destroy();
+    });
+    socket.on('end', () => {
+      peerDone = true;
+      finishIfDone();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      const ok = frames.push(chunk, (frame) => {
+        unanswered++;
+        this.respond(frame, from, conn)
+          .then((response) => {
+            if (!response || socket.destroyed || !socket.writable) return;
+            const length = Buffer.alloc(2);
+            length.writeUInt16BE(response.length);
+            socket.write(Buffer.concat([length, response]));
+            if (socket.writableLength > MAX_UNREAD_BYTES) socket.destroy();
+          })
+          .catch((err) => this.log.warn(`TCP query from ${from}: ${oneLine(err)}`))
+          .finally(() => {
+            unanswered--;
+            finishIfDone();
+          });
+      });
+      if (!ok) {
+        this.log.debug(`Zero-length frame from ${from}, closing`);
+        socket.destroy();
+      }
+    });
+  }
+
+  /** The answer to one DNS message, or null to stay silent. Never rejects. */
+  private async respond(msg: Buffer, from: string, conn: TcpConnection | null): Promise<Buffer | null> {
+    const parsed = parseQuery(msg);
+    // Malformed packets are cheap to send in floods: debug, not warn.
+    if (parsed.kind === 'drop') {
+      this.log.debug(`Dropped message from ${from}: ${parsed.reason}`);
+      return null;
+    }
+    if (parsed.kind === 'error') {
+      this.log.debug(`Malformed query from ${from}: ${parsed.reason}`);
+      return parsed.response;
+    }
+    const query = parsed;
+    const { name, type } = query.question;
+    const maxSize = conn ? TCP_MAX_SIZE : maxUdpSize(query);
+    const reply = (rcode: Rcode, addresses?: PeerAddress[], ttl?: number) =>
+      buildResponse(query, rcode, { maxSize, addresses, ttl, zone: this.options.tld });
+    try {
+      // Not our zone: we are no forwarder (KadNode 1.x proxy mode made an open resolver).
+      if (!hasTld(name, this.options.tld) || query.question.class !== 'IN') return reply('REFUSED');
+      if (!RESOLVED_TYPES.has(type)) return reply('NOERROR');
+      if (this.pending >= (this.options.maxPending ?? MAX_PENDING) || (conn && conn.waiting >= MAX_WAITING_PER_CONNECTION)) {
+        this.log.debug(`Too many pending queries, SERVFAIL for ${printable(name)} from ${from}`);
+        return reply('SERVFAIL');
+      }
+      const result = await this.resolve(name, conn);
+      if (this.stopping) return null;
+      switch (result.status) {
+        case 'found':
+          return reply('NOERROR', result.addresses, result.ttl);
+        case 'notfound':
+          return reply('NXDOMAIN');
+        // An invalid name (too long, empty) cannot exist, now or later: NXDOMAIN, so clients do not
+        // retry it on another server as they would after SERVFAIL.
+        case 'invalid':
+          return reply('NXDOMAIN');
+        // Nothing known about the name yet: do not let anyone cache a negative answer.
+        case 'timeout':
+        case 'busy':
+          return reply('SERVFAIL');
+        default:
+          throw new Error(`resolver returned status ${String((result as Resolution).status)}`);
+      }
+    } catch (err) {
+      this.log.warn(`Cannot answer ${type} ${printable(name)} from ${from}: ${oneLine(err)}`);
+      try {
+        return reply('SERVFAIL');
+      } catch {
+        return null;
+      }
+    }
+  }
+
+  private async resolve(name: string, conn: TcpConnection | null): Promise<Resolution> {
+    this.pending++;
+    if (conn) conn.waiting++;
+    try {
+      return await this.resolver.resolve(name, { timeoutMs: this.options.timeoutMs });
+    } finally {
+      this.pending--;
+      if (conn) conn.waiting--;
+    }
+  }
+}
+
+/** Splits a TCP byte stream into DNS messages (2-byte length prefix); holds at most one partial frame. */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private need = -1;
+
+  /** true while part of a frame (or of its length) has arrived */
+  get partial(): boolean {
+    return this.size > 0 || this.need >= 0;
+  }
+
+  /** Calls onFrame for each complete message; false on a zero-length frame (the stream is unusable). */
+  push(chunk: Buffer, onFrame: (frame: Buffer) => void): boolean {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    for (;;) {
+      if (this.need < 0) {
+        if (this.size < 2) return true;
+        this.need = this.take(2).readUInt16BE(0);
+        if (this.need === 0) return false;
+      }
+      if (this.size < this.need) return true;
+      const frame = this.take(this.need);
+      this.need = -1;
+      onFrame(frame);
+    }
+  }
+
+  // Concatenates only once enough bytes are there, so a client sending one byte at a time costs O(n).
+  private take(n: number): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.size);
+    this.size -= n;
+    this.chunks = this.size > 0 ? [all.subarray(n)] : [];
+    return all.subarray(0, n);
+  }
+}
+
+interface BindError extends Error {
+  code?: string;
+}
+
+function bindError(address: string, port: number, protocol: 'udp' | 'tcp', cause: Error): BindError {
+  const { errno, code } = cause as NodeJS.ErrnoException;
+  const reason = (errno !== undefined && getSystemErrorMap().get(errno)?.[1]) || cause.message;
+  const err: BindError = new Error(`DNS: cannot bind ${hostPort(address, port)}/${protocol}: ${reason}`, { cause });
+  err.code = code;
+  return err;
+}
+
+function hostPort(address: string, port: number): string {
+  return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+function oneLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ');
+}
+
+/** Query names are attacker-chosen bytes: keep them to one printable log line. */
+function printable(name: string): string {
+  return name.replace(/[^\x21-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

@@ -1,0 +1,34 @@
+// Types shared between the resolver and the surfaces that call it.
+export type Family = 4 | 6;
+
+export interface PeerAddress {
+  address: string;
+  port: number;
+  family: Family;
+}
+
+/**
+ * found: at least one address; notfound: the search finished without any;
+ * timeout: the deadline passed while still searching; invalid: not a name we can look up;
+ * busy: too many searches running (a bound, not an error of the name).
+ */
+export type ResolveStatus = 'found' | 'notfound' | 'timeout' | 'invalid' | 'busy';
+
+export interface Resolution {
+  status: ResolveStatus;
+  addresses: PeerAddress[];
+  /** seconds a client may cache the answer */
+  ttl: number;
+  /** for invalid: why */
+  reason?: string;
+}
+
+export interface ResolveOptions {
+  /** how long to wait for the first address */
+  timeoutMs: number;
+}
+
+/** What every surface needs from the resolver. */
+export interface NameResolver {
+  resolve(name: string, options: ResolveOptions): Promise<Resolution>;
+}

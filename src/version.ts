@@ -1,0 +1,9 @@
+import { readFileSync } from 'node:fs';
+
+// dist/src/version.js → the package root two levels up.
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export const VERSION: string = pkg.version;
+export const FEATURES = ['dht', 'dns', 'cmd'] as const;
+export const VERSION_LINE = `kadnode v${VERSION} ( ${FEATURES.join(' ')} )`;
+export const PACKAGE_ROOT = new URL('../../', import.meta.url);

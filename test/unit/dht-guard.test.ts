@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import bencode from 'bencode';
+import { checkKrpc } from '../../src/dht/guard.js';
+import { DhtNode } from '../../src/dht/node.js';
+import { silentLogger } from '../../src/log.js';
+
+const id = () => randomBytes(20);
+const enc = (m: unknown) => Buffer.from(bencode.encode(m));
+const t = Buffer.from('aa');
+
+// The packets that throw inside bittorrent-dht 11 when they reach it unchecked.
+export const CRASHERS: Record<string, Buffer> = {
+  'find_node with integer target': enc({ t, y: 'q', q: 'find_node', a: { id: id(), target: 42 } }),
+  'get_peers with integer info_hash': enc({ t, y: 'q', q: 'get_peers', a: { id: id(), info_hash: 42 } }),
+  'announce_peer with integer token': enc({ t, y: 'q', q: 'announce_peer', a: { id: id(), info_hash: id(), port: 80, token: 7 } }),
+  'put with sig but no k': enc({ t, y: 'q', q: 'put', a: { id: id(), token: Buffer.alloc(20), v: 'x', sig: Buffer.alloc(64), seq: 1 } }),
+  'get reply with short sig': enc({ t, y: 'r', r: { id: id(), v: 'x', k: Buffer.alloc(32), sig: Buffer.alloc(3), seq: 1 } }),
+  'get reply with integer k': enc({ t, y: 'r', r: { id: id(), v: 'x', k: 5, sig: Buffer.alloc(64), seq: 1 } }),
+};
+
+test('the guard rejects every known crasher packet', () => {
+  for (const [name, packet] of Object.entries(CRASHERS)) assert.notEqual(checkKrpc(packet), null, name);
+});
+
+test('the guard passes well-formed BEP 5 and BEP 44 messages', () => {
+  const good = [
+    { t, y: 'q', q: 'ping', a: { id: id() } },
+    { t, y: 'q', q: 'find_node', a: { id: id(), target: id() } },
+    { t, y: 'q', q: 'get_peers', a: { id: id(), info_hash: id() } },
+    { t, y: 'q', q: 'announce_peer', a: { id: id(), info_hash: id(), port: 6881, token: Buffer.alloc(8), implied_port: 0 } },
+    { t, y: 'q', q: 'get', a: { id: id(), target: id() } },
+    { t, y: 'q', q: 'put', a: { id: id(), token: Buffer.alloc(8), v: 'hello' } },
+    { t, y: 'q', q: 'put', a: { id: id(), token: Buffer.alloc(8), v: 'hello', k: Buffer.alloc(32), sig: Buffer.alloc(64), seq: 3 } },
+    { t, y: 'r', r: { id: id(), nodes: Buffer.alloc(26), token: Buffer.alloc(8), values: [Buffer.alloc(6)] } },
+    { t, y: 'e', e: [201, 'error'] },
+  ];
+  for (const message of good) assert.equal(checkKrpc(enc(message)), null, JSON.stringify(message));
+});
+
+test('the guard rejects structural junk', () => {
+  assert.equal(checkKrpc(Buffer.from('not bencode')), 'not bencode');
+  assert.equal(checkKrpc(enc([1, 2])), 'not a dictionary');
+  assert.notEqual(checkKrpc(enc({ y: 'q', q: 'ping', a: { id: id() } })), null);
+  assert.notEqual(checkKrpc(enc({ t, y: 'q', q: 'ping', a: { id: Buffer.alloc(3) } })), null);
+  assert.notEqual(checkKrpc(enc({ t, y: 'r', r: { id: id(), values: [1] } })), null);
+  assert.notEqual(checkKrpc(enc({ t, y: 'z' })), null);
+});
+
+test('a live node survives crashers and random junk, and still answers', { timeout: 15_000 }, async (t) => {
+  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 100, maxPerId: 10 }, maxSearches: 8 });
+  await node.start();
+  const client = dgram.createSocket('udp4');
+  t.after(async () => {
+    client.close();
+    await node.stop();
+  });
+  await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
+  const port = node.boundPort();
+  const send = (b: Buffer) => new Promise<void>((resolve) => client.send(b, port, '127.0.0.1', () => resolve()));
+  for (const packet of Object.values(CRASHERS)) await send(packet);
+  for (let i = 0; i < 300; i++) {
+    await send(randomBytes(i % 120));
+    // Same process on both ends: let the node drain its socket so the kernel does not drop datagrams.
+    if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5));
+  }
+  // A reply comes back only for a valid ping after all of that (resent: loopback UDP may still drop).
+  const pong = new Promise<Record<string, unknown>>((resolve) => client.once('message', (m) => resolve(bencode.decode(m) as Record<string, unknown>)));
+  let reply: Record<string, unknown> | undefined;
+  for (let attempt = 0; attempt < 20 && !reply; attempt++) {
+    await send(enc({ t: Buffer.from('zz'), y: 'q', q: 'ping', a: { id: id() } }));
+    reply = await Promise.race([pong, new Promise<undefined>((r) => setTimeout(r, 200))]);
+  }
+  assert.ok(reply, 'the node answers a ping');
+  assert.equal(Buffer.from(reply.y as Uint8Array).toString(), 'r');
+  assert.ok(node.socket.counters.rejected >= Object.keys(CRASHERS).length);
+  assert.equal(node.socket.counters.libraryErrors, 0);
+});

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Searcher } from '../../src/dht/node.js';
+import { sha1 } from '../../src/identity/query.js';
+import { silentLogger } from '../../src/log.js';
+import { DEFAULT_RESOLVER_OPTIONS, Resolver } from '../../src/resolver.js';
+import type { PeerAddress } from '../../src/types.js';
+
+/** A scripted DHT: each search is controlled by the test. */
+class ScriptedSearcher implements Searcher {
+  calls: { id: string; emit: (p: PeerAddress) => void; finish: () => void; signal: AbortSignal }[] = [];
+  search(id: Buffer, onPeer: (p: PeerAddress) => void, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      this.calls.push({ id: id.toString('hex'), emit: onPeer, finish: resolve, signal });
+      signal.addEventListener('abort', () => resolve());
+    });
+  }
+}
+
+const peer = (n: number): PeerAddress => ({ address: `10.201.0.${n}`, port: 4000 + n, family: 4 });
+const noOwn = { portFor: () => undefined };
+
+function setup(options: Partial<typeof DEFAULT_RESOLVER_OPTIONS> = {}, own: { portFor(id: Buffer): number | undefined } = noOwn) {
+  let clock = 1_000_000;
+  const dht = new ScriptedSearcher();
+  const resolver = new Resolver(dht, own, silentLogger, { ...DEFAULT_RESOLVER_OPTIONS, ...options, tld: '.p2p' }, () => clock);
+  return { dht, resolver, advance: (ms: number) => (clock += ms) };
+}
+
+test('own values are answered locally without a search', async () => {
+  const own = { portFor: (id: Buffer) => (id.equals(sha1('mine')) ? 4711 : undefined) };
+  const { dht, resolver } = setup({}, own);
+  const r = await resolver.resolve('Mine.p2p', { timeoutMs: 1000 });
+  assert.equal(r.status, 'found');
+  assert.deepEqual(r.addresses.map((a) => `${a.address}:${a.port}`), ['127.0.0.1:4711', '::1:4711']);
+  assert.equal(dht.calls.length, 0);
+});
+
+test('concurrent queries share one search and wake on the first address', async () => {
+  const { dht, resolver } = setup();
+  const a = resolver.resolve('foo.p2p', { timeoutMs: 5000 });
+  const b = resolver.resolve('FOO.p2p', { timeoutMs: 5000 });
+  assert.equal(dht.calls.length, 1);
+  assert.equal(dht.calls[0]!.id, sha1('foo').toString('hex'));
+  dht.calls[0]!.emit(peer(1));
+  const [ra, rb] = await Promise.all([a, b]);
+  assert.equal(ra.status, 'found');
+  assert.deepEqual(ra.addresses, [peer(1)]);
+  assert.deepEqual(rb.addresses, [peer(1)]);
+  assert.equal(resolver.stats().searches, 1, 'the walk goes on after the first answer');
+  dht.calls[0]!.emit(peer(2));
+  dht.calls[0]!.emit(peer(2));
+  dht.calls[0]!.finish();
+  await new Promise((r) => setImmediate(r));
+  const cached = await resolver.resolve('foo.p2p', { timeoutMs: 10 });
+  assert.deepEqual(cached.addresses, [peer(1), peer(2)]);
+  assert.equal(dht.calls.length, 1, 'answered from the cache');
+});
+
+test('a finished search without result is notfound and is not cached', async () => {
+  const { dht, resolver } = setup();
+  const pending = resolver.resolve('nobody.p2p', { timeoutMs: 5000 });
+  dht.calls[0]!.finish();
+  assert.equal((await pending).status, 'notfound');
+  const again = resolver.resolve('nobody.p2p', { timeoutMs: 5000 });
+  assert.equal(dht.calls.length, 2, 'searched again');
+  dht.calls[1]!.finish();
+  await again;
+});
+
+test('the deadline gives timeout while the search goes on', async () => {
+  const { dht, resolver } = setup();
+  const r = await resolver.resolve('slow.p2p', { timeoutMs: 20 });
+  assert.equal(r.status, 'timeout');
+  assert.equal(resolver.stats().searches, 1);
+  dht.calls[0]!.emit(peer(3));
+  dht.calls[0]!.finish();
+  await new Promise((r) => setImmediate(r));
+  assert.equal((await resolver.resolve('slow.p2p', { timeoutMs: 20 })).status, 'found');
+});
+
+test('stale cache entries are served and refreshed in the background', async () => {
+  const { dht, resolver, advance } = setup({ freshMs: 60_000, maxAgeMs: 600_000 });
+  const first = resolver.resolve('foo.p2p', { timeoutMs: 1000 });
+  dht.calls[0]!.emit(peer(1));
+  dht.calls[0]!.finish();
+  await first;
+  await new Promise((r) => setImmediate(r));
+  advance(61_000);
+  const stale = await resolver.resolve('foo.p2p', { timeoutMs: 1000 });
+  assert.deepEqual(stale.addresses, [peer(1)]);
+  assert.equal(dht.calls.length, 2, 'refresh started');
+  dht.calls[1]!.emit(peer(5));
+  dht.calls[1]!.finish();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual((await resolver.resolve('foo.p2p', { timeoutMs: 1000 })).addresses, [peer(5)]);
+  advance(600_001);
+  const expired = resolver.resolve('foo.p2p', { timeoutMs: 1000 });
+  assert.equal(dht.calls.length, 3, 'expired entries are searched again');
+  dht.calls[2]!.finish();
+  assert.equal((await expired).status, 'notfound');
+});
+
+test('bounds: searches, cache size, addresses per name', async () => {
+  const { dht, resolver } = setup({ maxSearches: 2, maxCached: 2, maxAddresses: 3 });
+  const p1 = resolver.resolve('a.p2p', { timeoutMs: 5000 });
+  const p2 = resolver.resolve('b.p2p', { timeoutMs: 5000 });
+  assert.equal((await resolver.resolve('c.p2p', { timeoutMs: 5000 })).status, 'busy');
+  for (let i = 1; i <= 6; i++) dht.calls[0]!.emit(peer(i));
+  dht.calls[0]!.finish();
+  dht.calls[1]!.emit(peer(9));
+  dht.calls[1]!.finish();
+  await Promise.all([p1, p2]);
+  await new Promise((r) => setImmediate(r));
+  assert.equal((await resolver.resolve('a.p2p', { timeoutMs: 10 })).addresses.length, 3);
+  const p3 = resolver.resolve('c.p2p', { timeoutMs: 5000 });
+  dht.calls[2]!.emit(peer(7));
+  dht.calls[2]!.finish();
+  await p3;
+  await new Promise((r) => setImmediate(r));
+  assert.equal(resolver.stats().cached, 2);
+});
+
+test('invalid names are reported, not searched', async () => {
+  const { dht, resolver } = setup();
+  const r = await resolver.resolve('.p2p', { timeoutMs: 10 });
+  assert.equal(r.status, 'invalid');
+  assert.equal(dht.calls.length, 0);
+});
+
+test('stop aborts running searches', async () => {
+  const { dht, resolver } = setup();
+  const pending = resolver.resolve('x.p2p', { timeoutMs: 5000 });
+  resolver.stop();
+  assert.equal(dht.calls[0]!.signal.aborted, true);
+  assert.equal((await pending).status, 'notfound');
+});
