@@ -48,13 +48,14 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 echo "install-test-deps: installing$missing_pkgs" >&2
+# As root the tests are meant to run, so a failed install fails the run instead of skipping them.
 if ! apt-get update -qq >/dev/null; then
-  echo "install-test-deps: apt-get update failed; these tests will skip:$missing_desc" >&2
-  exit 0
+  echo "install-test-deps: apt-get update failed; cannot install:$missing_desc" >&2
+  exit 1
 fi
 # shellcheck disable=SC2086 # word splitting of the package list is wanted
 if ! apt-get install -y -qq --no-install-recommends $missing_pkgs >/dev/null; then
-  echo "install-test-deps: apt-get install failed; these tests will skip:$missing_desc" >&2
-  exit 0
+  echo "install-test-deps: apt-get install failed:$missing_desc" >&2
+  exit 1
 fi
 exit 0

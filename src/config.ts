@@ -4,6 +4,8 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Verbosity } from './log.js';
 import type { HostPort } from './dht/node.js';
+import { KeyError } from './identity/keys.js';
+import { KeyRing } from './identity/patterns.js';
 import { AddressError, parseHostPort } from './net/peerfile.js';
 import { PACKAGE_ROOT } from './version.js';
 
@@ -23,6 +25,8 @@ export interface Config {
   peerfile: string | null;
   valueIds: ValueIdSpec[];
   queryTld: string;
+  /** --auth-add-skey / --auth-add-pkey */
+  keys: KeyRing;
   dnsPort: number;
   dnsAddresses: string[];
   cmdPort: number;
@@ -60,6 +64,8 @@ export interface RawOptions {
   peer?: string[];
   peerfile?: string;
   'value-id'?: string[];
+  'auth-add-skey'?: string[];
+  'auth-add-pkey'?: string[];
   'query-tld'?: string;
   'dns-port'?: string;
   'dns-addr'?: string[];
@@ -103,7 +109,20 @@ function parseVerbosity(value: string): Verbosity {
   throw new ConfigError(`Invalid --verbosity: '${value}' (quiet, verbose or debug expected)`);
 }
 
+function buildKeyRing(raw: RawOptions, tld: string): KeyRing {
+  const keys = new KeyRing();
+  try {
+    for (const value of raw['auth-add-skey'] ?? []) keys.addSecretKey(value, tld);
+    for (const value of raw['auth-add-pkey'] ?? []) keys.addPublicKey(value, tld);
+  } catch (err) {
+    if (err instanceof KeyError) throw new ConfigError(err.message);
+    throw err;
+  }
+  return keys;
+}
+
 export function buildConfig(raw: RawOptions): Config {
+  const queryTld = raw['query-tld'] !== undefined ? normalizeTld(raw['query-tld']) : DEFAULTS.queryTld;
   const peers = (raw.peer ?? []).map((peer) => {
     try {
       return parseHostPort(peer);
@@ -119,7 +138,8 @@ export function buildConfig(raw: RawOptions): Config {
     // The bundled public bootstrap list, unless the operator named their own peers.
     peerfile: raw.peerfile ?? (peers.length === 0 ? DEFAULT_PEERFILE : null),
     valueIds: (raw['value-id'] ?? []).map(parseValueId),
-    queryTld: raw['query-tld'] !== undefined ? normalizeTld(raw['query-tld']) : DEFAULTS.queryTld,
+    queryTld,
+    keys: buildKeyRing(raw, queryTld),
     dnsPort: raw['dns-port'] !== undefined ? parsePort('dns-port', raw['dns-port'], true) : DEFAULTS.dnsPort,
     dnsAddresses: (raw['dns-addr'] ?? defaultLoopback()).map((a) => parseAddress('dns-addr', a)),
     cmdPort: raw['cmd-port'] !== undefined ? parsePort('cmd-port', raw['cmd-port'], true) : DEFAULTS.cmdPort,

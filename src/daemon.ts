@@ -1,9 +1,10 @@
 // Wires the modules together: start order DHT → announcer → resolver → surfaces, stop in reverse.
-import { Announcer, DEFAULT_ANNOUNCER_OPTIONS } from './dht/announcer.js';
+import { Announcer, DEFAULT_ANNOUNCER_OPTIONS, type ValueId } from './dht/announcer.js';
+import { AuthModule } from './dht/auth.js';
 import { DhtNode } from './dht/node.js';
 import { CommandTable } from './commands.js';
 import type { Config } from './config.js';
-import { identify } from './identity/query.js';
+import { identify, QueryError } from './identity/query.js';
 import type { Logger } from './log.js';
 import { readPeerFile, resolvePeers } from './net/peerfile.js';
 import { DEFAULT_RESOLVER_OPTIONS, Resolver } from './resolver.js';
@@ -23,13 +24,19 @@ export class Daemon {
   readonly dht: DhtNode;
   readonly announcer: Announcer;
   readonly resolver: Resolver;
+  readonly auth: AuthModule;
   readonly commands: CommandTable;
   private stopping: Promise<void> | null = null;
 
   constructor(private readonly config: Config, private readonly log: Logger) {
     this.dht = new DhtNode(log.child('DHT'), { port: config.port, address: config.dhtAddress, storage: STORAGE_LIMITS, maxSearches: DEFAULT_RESOLVER_OPTIONS.maxSearches });
     this.announcer = new Announcer(this.dht, log.child('VAL'), DEFAULT_ANNOUNCER_OPTIONS);
-    this.resolver = new Resolver(this.dht, this.announcer, log.child('RES'), { ...DEFAULT_RESOLVER_OPTIONS, tld: config.queryTld });
+    this.auth = new AuthModule({
+      send: (packet, port, address) => this.dht.socket.sendRaw(packet, port, address),
+      secretKeyFor: (id) => this.announcer.secretKeyFor(id),
+      log: log.child('AUTH'),
+    });
+    this.resolver = new Resolver({ dht: this.dht, own: this.announcer, log: log.child('RES'), keys: config.keys, verifier: this.auth }, { ...DEFAULT_RESOLVER_OPTIONS, tld: config.queryTld });
     const startedAt = Date.now();
     this.commands = new CommandTable({
       resolver: this.resolver,
@@ -53,13 +60,12 @@ export class Daemon {
     const { config, log } = this;
     try {
       // Value ids are checked before any socket opens, so a bad one starts nothing.
-      const values = config.valueIds.map((spec) => {
-        const ident = identify(spec.query, config.queryTld);
-        return { name: ident.name, id: ident.id, port: spec.port ?? config.port };
-      });
+      const values = config.valueIds.map((spec) => this.valueFor(spec.query, spec.port));
 
       await this.dht.start();
       this.started.push(this.dht);
+      this.dht.socket.setAuthHandler((msg, rinfo) => this.auth.handle(msg, rinfo));
+      this.started.push(this.auth);
       log.info(`Node ID: ${this.dht.nodeId.toString('hex')}`);
 
       for (const value of values) this.announcer.add(value);
@@ -87,6 +93,24 @@ export class Daemon {
     }
     void this.bootstrap();
     log.info('Ready.');
+  }
+
+  /** A value id as announced: a secret key means the DHT port, where challenges arrive (KADNODE-1.x §2.4). */
+  private valueFor(query: string, port: number | undefined): ValueId {
+    const { config } = this;
+    let ident;
+    try {
+      ident = identify(query, config.queryTld, config.keys, 'announce');
+    } catch (err) {
+      if (err instanceof QueryError) throw new Error(`Invalid --value-id: ${err.message}`);
+      throw err;
+    }
+    if (ident.secretKey && port !== undefined) {
+      throw new Error(`Invalid port for --value-id ${ident.kind === 'skey' ? '<secret key>' : query}: values with a secret key are announced with the DHT port`);
+    }
+    const value: ValueId = { name: ident.name, id: ident.id, port: port ?? config.port };
+    if (ident.secretKey) value.secretKey = ident.secretKey;
+    return value;
   }
 
   private async bootstrap(): Promise<void> {

@@ -1,12 +1,26 @@
 // The single entry point every surface uses. A query passes these steps in order:
 // name → identifier → own value? → cache → shared DHT search → addresses.
 import type { Searcher } from './dht/node.js';
+import type { KeyRing } from './identity/patterns.js';
 import { identify, QueryError, type Identifier } from './identity/query.js';
 import type { Logger } from './log.js';
 import type { NameResolver, PeerAddress, Resolution, ResolveOptions } from './types.js';
 
 export interface OwnValues {
   portFor(id: Buffer): number | undefined;
+}
+
+/** Proves that an address holds the secret key of an id (the AUTH challenge). */
+export interface AddressVerifier {
+  verify(id: Buffer, publicKey: Buffer, peer: PeerAddress): Promise<boolean>;
+}
+
+export interface ResolverDeps {
+  dht: Searcher;
+  own: OwnValues;
+  log: Logger;
+  keys?: KeyRing;
+  verifier?: AddressVerifier;
 }
 
 export interface ResolverOptions {
@@ -40,8 +54,12 @@ interface Waiter {
   wake(resolution: Resolution): void;
 }
 
+// A keyed name may draw fake addresses from the DHT; check more candidates than we keep.
+const CANDIDATES_PER_ADDRESS = 4;
+
 interface Search {
   addresses: PeerAddress[];
+  candidates: Set<string>;
   waiters: Set<Waiter>;
   controller: AbortController;
 }
@@ -51,24 +69,28 @@ export class Resolver implements NameResolver {
   private readonly searches = new Map<string, Search>();
   private stopped = false;
 
+  private readonly dht: Searcher;
+  private readonly log: Logger;
+
   constructor(
-    private readonly dht: Searcher,
-    private readonly own: OwnValues,
-    private readonly log: Logger,
+    private readonly deps: ResolverDeps,
     private readonly options: ResolverOptions,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.dht = deps.dht;
+    this.log = deps.log;
+  }
 
   async resolve(name: string, { timeoutMs }: ResolveOptions): Promise<Resolution> {
     let ident: Identifier;
     try {
-      ident = identify(name, this.options.tld);
+      ident = identify(name, this.options.tld, this.deps.keys);
     } catch (err) {
       if (err instanceof QueryError) return { status: 'invalid', addresses: [], ttl: 0, reason: err.message };
       throw err;
     }
 
-    const ownPort = this.own.portFor(ident.id);
+    const ownPort = this.deps.own.portFor(ident.id);
     if (ownPort !== undefined) {
       return { status: 'found', addresses: [{ address: '127.0.0.1', port: ownPort, family: 4 }, { address: '::1', port: ownPort, family: 6 }], ttl: OWN_VALUE_TTL };
     }
@@ -77,11 +99,11 @@ export class Resolver implements NameResolver {
     const cached = this.cached(key);
     if (cached) {
       const age = this.now() - cached.updatedAt;
-      if (age >= this.options.freshMs) this.startSearch(key, ident.id);
+      if (age >= this.options.freshMs) this.startSearch(key, ident);
       return { status: 'found', addresses: cached.addresses, ttl: this.ttlFor(age) };
     }
 
-    return this.waitForSearch(key, ident.id, timeoutMs);
+    return this.waitForSearch(key, ident, timeoutMs);
   }
 
   stats(): { searches: number; cached: number } {
@@ -110,8 +132,8 @@ export class Resolver implements NameResolver {
     return entry;
   }
 
-  private waitForSearch(key: string, id: Buffer, timeoutMs: number): Promise<Resolution> {
-    const search = this.searches.get(key) ?? this.startSearch(key, id);
+  private waitForSearch(key: string, ident: Identifier, timeoutMs: number): Promise<Resolution> {
+    const search = this.searches.get(key) ?? this.startSearch(key, ident);
     if (!search) return Promise.resolve({ status: 'busy', addresses: [], ttl: 0, reason: 'too many searches' });
     if (search.addresses.length > 0) return Promise.resolve(this.found(search.addresses));
     return new Promise((resolve) => {
@@ -131,21 +153,33 @@ export class Resolver implements NameResolver {
     return { status: 'found', addresses: [...addresses], ttl: this.ttlFor(0) };
   }
 
-  private startSearch(key: string, id: Buffer): Search | undefined {
+  private startSearch(key: string, ident: Identifier): Search | undefined {
     const running = this.searches.get(key);
     if (running) return running;
     if (this.stopped || this.searches.size >= this.options.maxSearches) return undefined;
-    const search: Search = { addresses: [], waiters: new Set(), controller: new AbortController() };
+    const search: Search = { addresses: [], candidates: new Set(), waiters: new Set(), controller: new AbortController() };
     this.searches.set(key, search);
-    const onPeer = (peer: PeerAddress) => {
+    const accept = (peer: PeerAddress) => {
       if (search.addresses.length >= this.options.maxAddresses) return;
-      if (search.addresses.some((a) => a.address === peer.address && a.port === peer.port)) return;
       search.addresses.push(peer);
       // First address: answer everyone waiting now rather than at the end of the walk.
       for (const waiter of [...search.waiters]) waiter.wake(this.found(search.addresses));
     };
+    const { publicKey } = ident;
+    const verifier = this.deps.verifier;
+    const checks: Promise<void>[] = [];
+    const onPeer = (peer: PeerAddress) => {
+      const seen = `${peer.address}|${peer.port}`;
+      const limit = publicKey ? this.options.maxAddresses * CANDIDATES_PER_ADDRESS : this.options.maxAddresses;
+      if (search.candidates.has(seen) || search.candidates.size >= limit) return;
+      search.candidates.add(seen);
+      if (!publicKey) return accept(peer);
+      // Unverified addresses of a keyed name never reach an answer.
+      if (verifier) checks.push(verifier.verify(ident.id, publicKey, peer).then((ok) => (ok ? accept(peer) : undefined)));
+    };
     this.dht
-      .search(id, onPeer, search.controller.signal)
+      .search(ident.id, onPeer, search.controller.signal)
+      .then(() => Promise.all(checks))
       .catch((err: Error) => this.log.warn(`search ${key} failed: ${err.message}`))
       .finally(() => this.finishSearch(key, search));
     return search;

@@ -2,10 +2,11 @@
 import yargs from 'yargs';
 import { buildConfig, ConfigError, DEFAULTS, type RawOptions } from '../config.js';
 import { Daemon } from '../daemon.js';
+import { encodeZ32Key, generateKeyPair } from '../identity/keys.js';
 import { createLogger } from '../log.js';
 import { VERSION_LINE } from '../version.js';
 
-const REPEATABLE = new Set(['peer', 'value-id', 'dns-addr']);
+const REPEATABLE = new Set(['peer', 'value-id', 'dns-addr', 'auth-add-skey', 'auth-add-pkey']);
 
 function fail(message: string): never {
   process.stderr.write(`kadnode: ${message}\n`);
@@ -18,6 +19,9 @@ function parseArgs(argv: string[]): RawOptions {
     .usage('Usage: kadnode [options]\n\nA P2P DNS resolver on the BitTorrent Mainline DHT: answers <name>.p2p from the DHT.')
     .parserConfiguration({ 'camel-case-expansion': false, 'duplicate-arguments-array': true, 'strip-aliased': true, 'boolean-negation': false })
     .option('value-id', { type: 'string', array: true, requiresArg: true, describe: 'Announce <name>[:<port>] (repeatable); port defaults to the DHT port' })
+    .option('auth-gen-keys', { type: 'boolean', describe: 'Print a new ed25519 key pair (hex, and the public key in z-base32) and exit' })
+    .option('auth-add-skey', { type: 'string', array: true, requiresArg: true, describe: 'Secret key for announcing [<pattern>:]<128 hex> or [<pattern>:]@<file> (repeatable)' })
+    .option('auth-add-pkey', { type: 'string', array: true, requiresArg: true, describe: 'Public key for verifying lookups [<pattern>:]<64 hex> (repeatable)' })
     .option('peer', { type: 'string', array: true, requiresArg: true, describe: 'Bootstrap peer <addr>[:<port>] (repeatable)' })
     .option('peerfile', { type: 'string', requiresArg: true, describe: 'File with bootstrap peers, one per line (default: the bundled peers.txt unless --peer is given)' })
     .option('port', { type: 'string', requiresArg: true, describe: `DHT UDP port (default ${DEFAULTS.port})` })
@@ -47,8 +51,14 @@ function parseArgs(argv: string[]): RawOptions {
   return parsed as unknown as RawOptions;
 }
 
+function printNewKeys(): void {
+  const { publicKey, secretKey } = generateKeyPair();
+  process.stdout.write(`public key: ${publicKey.toString('hex')}\nsecret key: ${secretKey.toString('hex')}\npublic key (z-base32): ${encodeZ32Key(publicKey)}\n`);
+}
+
 async function main(): Promise<void> {
   const raw = parseArgs(process.argv.slice(2));
+  if ((raw as { 'auth-gen-keys'?: boolean })['auth-gen-keys']) return printNewKeys();
   let config;
   try {
     config = buildConfig(raw);

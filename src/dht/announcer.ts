@@ -8,6 +8,8 @@ export interface ValueId {
   name: string;
   id: Buffer;
   port: number;
+  /** with a secret key we answer AUTH challenges for this id */
+  secretKey?: Buffer;
 }
 
 export interface AnnouncerOptions {
@@ -53,6 +55,7 @@ export class Announcer {
     const existing = this.entries.get(key);
     if (existing) {
       existing.port = value.port;
+      if (value.secretKey) existing.secretKey = value.secretKey;
       existing.nextAt = this.now();
     } else {
       this.entries.set(key, { ...value, nextAt: this.now(), running: false, followUps: 0, nodesAtLastAnnounce: 0, lastAcks: 0, lastAnnouncedAt: null });
@@ -64,6 +67,10 @@ export class Announcer {
   /** The port of our own value for this id, if we announce it. */
   portFor(id: Buffer): number | undefined {
     return this.entries.get(id.toString('hex'))?.port;
+  }
+
+  secretKeyFor(id: Buffer): Buffer | undefined {
+    return this.entries.get(id.toString('hex'))?.secretKey;
   }
 
   values(): ReadonlyArray<Readonly<ValueId & { lastAcks: number; lastAnnouncedAt: number | null; nextAt: number }>> {

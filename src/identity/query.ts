@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
+import { decodeZ32Key, KeyError, parseHexKey, publicKeyOf, SECRET_KEY_BYTES } from './keys.js';
+import type { KeyRing } from './patterns.js';
 
 // KadNode's QUERY_MAX_SIZE: longer queries are refused before hashing.
 export const QUERY_MAX_LENGTH = 511;
 
 const HEX40 = /^[0-9a-f]{40}$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const HEX128 = /^[0-9a-f]{128}$/;
 
 /** True when `name` ends in the query TLD; case-insensitive (KadNode 1.x compared bytes, a defect). */
 export function hasTld(name: string, tld: string): boolean {
@@ -24,7 +28,12 @@ export function sanitizeQuery(query: string, tld: string): string {
   return q;
 }
 
-export type IdentifierKind = 'raw' | 'plain';
+/**
+ * raw: 40 hex, the id itself. plain: SHA-1 of the name. pkey: a public key (64 hex or 52 z-base32),
+ * id = SHA-1 of its hex. skey: a secret key as a value id (128 hex), id = SHA-1 of its public key's
+ * hex. pattern: a name matching a key pattern, id = SHA-1 of public key hex ‖ name.
+ */
+export type IdentifierKind = 'raw' | 'plain' | 'pkey' | 'skey' | 'pattern';
 
 export interface Identifier {
   kind: IdentifierKind;
@@ -32,6 +41,10 @@ export interface Identifier {
   name: string;
   /** the 20-byte DHT id */
   id: Buffer;
+  /** addresses for this id count only once they prove they hold its secret key */
+  publicKey?: Buffer;
+  /** present when we can answer challenges for this id */
+  secretKey?: Buffer;
 }
 
 export class QueryError extends Error {}
@@ -40,14 +53,38 @@ export function sha1(data: string | Buffer): Buffer {
   return createHash('sha1').update(data).digest();
 }
 
-/**
- * Classify a query and compute its DHT id (KADNODE-1.x §2.3): 40 hex = raw id, anything else
- * the SHA-1 of the sanitized name. Key-based kinds join here in the auth issue.
- */
-export function identify(query: string, tld: string): Identifier {
+/** 'lookup' for names we search, 'announce' for our own value ids (KADNODE-1.x §2.3). */
+export type Role = 'lookup' | 'announce';
+
+export function identify(query: string, tld: string, keys?: KeyRing, role: Role = 'lookup'): Identifier {
   const name = sanitizeQuery(query, tld);
   if (name.length === 0) throw new QueryError('empty name');
   if (name.length > QUERY_MAX_LENGTH) throw new QueryError(`name longer than ${QUERY_MAX_LENGTH} characters`);
   if (HEX40.test(name)) return { kind: 'raw', name, id: Buffer.from(name, 'hex') };
+
+  const rawPublicKey = HEX64.test(name) ? Buffer.from(name, 'hex') : decodeZ32Key(name);
+  if (rawPublicKey) {
+    if (role === 'announce') throw new QueryError('a public key cannot be announced without its secret key (use the 128 hex characters of the secret key)');
+    return { kind: 'pkey', name, id: sha1(rawPublicKey.toString('hex')), publicKey: rawPublicKey };
+  }
+  if (role === 'announce' && HEX128.test(name)) {
+    let secretKey: Buffer;
+    let publicKey: Buffer;
+    try {
+      secretKey = parseHexKey(name, SECRET_KEY_BYTES);
+      publicKey = publicKeyOf(secretKey);
+    } catch (err) {
+      if (err instanceof KeyError) throw new QueryError(err.message);
+      throw err;
+    }
+    return { kind: 'skey', name: `<secret key of ${publicKey.toString('hex')}>`, id: sha1(publicKey.toString('hex')), publicKey, secretKey };
+  }
+
+  const entry = role === 'announce' ? keys?.secretKeyFor(name) : keys?.publicKeyFor(name);
+  if (entry) {
+    const id = sha1(entry.publicKey.toString('hex') + name);
+    const secretKey = 'secretKey' in entry ? (entry.secretKey as Buffer) : undefined;
+    return { kind: 'pattern', name, id, publicKey: entry.publicKey, ...(secretKey ? { secretKey } : {}) };
+  }
   return { kind: 'plain', name, id: sha1(name) };
 }

@@ -48,3 +48,24 @@ declare module 'bencode' {
   };
   export default bencode;
 }
+
+declare module 'z32' {
+  const z32: { encode(data: Uint8Array): string; decode(text: string): Uint8Array };
+  export default z32;
+}
+
+declare module 'sodium-native' {
+  const sodium: {
+    crypto_sign_BYTES: number;
+    crypto_sign_PUBLICKEYBYTES: number;
+    crypto_sign_SECRETKEYBYTES: number;
+    crypto_sign_keypair(pk: Buffer, sk: Buffer): void;
+    crypto_sign_seed_keypair(pk: Buffer, sk: Buffer, seed: Buffer): void;
+    crypto_sign(signed: Buffer, message: Buffer, sk: Buffer): void;
+    crypto_sign_open(message: Buffer, signed: Buffer, pk: Buffer): boolean;
+    crypto_sign_detached(sig: Buffer, message: Buffer, sk: Buffer): void;
+    crypto_sign_verify_detached(sig: Buffer, message: Buffer, pk: Buffer): boolean;
+    randombytes_buf(buf: Buffer): void;
+  };
+  export default sodium;
+}

@@ -23,7 +23,7 @@ const noOwn = { portFor: () => undefined };
 function setup(options: Partial<typeof DEFAULT_RESOLVER_OPTIONS> = {}, own: { portFor(id: Buffer): number | undefined } = noOwn) {
   let clock = 1_000_000;
   const dht = new ScriptedSearcher();
-  const resolver = new Resolver(dht, own, silentLogger, { ...DEFAULT_RESOLVER_OPTIONS, ...options, tld: '.p2p' }, () => clock);
+  const resolver = new Resolver({ dht, own, log: silentLogger }, { ...DEFAULT_RESOLVER_OPTIONS, ...options, tld: '.p2p' }, () => clock);
   return { dht, resolver, advance: (ms: number) => (clock += ms) };
 }
 
@@ -134,4 +134,48 @@ test('stop aborts running searches', async () => {
   resolver.stop();
   assert.equal(dht.calls[0]!.signal.aborted, true);
   assert.equal((await pending).status, 'notfound');
+});
+
+test('keyed names: only verified addresses are answered, the search waits for pending checks', async () => {
+  const { KeyRing } = await import('../../src/identity/patterns.js');
+  const keys = new KeyRing();
+  const pk = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
+  keys.addPublicKey(`node1.p2p:${pk}`, '.p2p');
+  const honest = '10.201.0.2';
+  const checks: { peer: PeerAddress; settle: (ok: boolean) => void }[] = [];
+  const verifier = {
+    verify: (_id: Buffer, publicKey: Buffer, peer: PeerAddress) => {
+      assert.equal(publicKey.toString('hex'), pk);
+      return new Promise<boolean>((settle) => checks.push({ peer, settle }));
+    },
+  };
+  const dht = new ScriptedSearcher();
+  const resolver = new Resolver({ dht, own: noOwn, log: silentLogger, keys, verifier }, { ...DEFAULT_RESOLVER_OPTIONS, tld: '.p2p' });
+  const pending = resolver.resolve('node1.p2p', { timeoutMs: 5000 });
+  assert.equal(dht.calls[0]!.id, sha1(pk + 'node1').toString('hex'));
+  dht.calls[0]!.emit({ address: '10.201.0.3', port: 6881, family: 4 });
+  dht.calls[0]!.emit({ address: honest, port: 6881, family: 4 });
+  dht.calls[0]!.finish();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(checks.length, 2, 'every address is challenged');
+  assert.equal(resolver.stats().searches, 1, 'the search is not over while checks run');
+  checks[0]!.settle(false);
+  checks[1]!.settle(true);
+  const r = await pending;
+  assert.deepEqual(r.addresses.map((a) => a.address), [honest]);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual((await resolver.resolve('node1.p2p', { timeoutMs: 10 })).addresses.map((a) => a.address), [honest]);
+});
+
+test('keyed names whose addresses all fail verification are not found', async () => {
+  const { KeyRing } = await import('../../src/identity/patterns.js');
+  const keys = new KeyRing();
+  const dht = new ScriptedSearcher();
+  const resolver = new Resolver({ dht, own: noOwn, log: silentLogger, keys, verifier: { verify: async () => false } }, { ...DEFAULT_RESOLVER_OPTIONS, tld: '.p2p' });
+  const pending = resolver.resolve('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a.p2p', { timeoutMs: 5000 });
+  dht.calls[0]!.emit({ address: '10.201.0.3', port: 6881, family: 4 });
+  dht.calls[0]!.finish();
+  const r = await pending;
+  assert.equal(r.status, 'notfound');
+  assert.deepEqual(r.addresses, []);
 });

@@ -1,0 +1,172 @@
+// AUTH challenge/response on the DHT socket, byte-compatible with KadNode 1.x:
+//   challenge: "AUTH" | id (20) | challenge (16)                        = 40 bytes
+//   reply:     "AUTH" | id (20) | crypto_sign(challenge) (64 sig + 16)   = 104 bytes
+// An address found for a keyed id counts only after its IP replies with exactly the challenge we
+// sent it, signed by the id's key.
+import type { RemoteInfo } from 'node:dgram';
+import { openSigned, randomBytes, sign } from '../identity/keys.js';
+import type { Logger } from '../log.js';
+import type { PeerAddress } from '../types.js';
+
+const MAGIC = Buffer.from('AUTH');
+const ID_LENGTH = 20;
+export const CHALLENGE_LENGTH = 16;
+export const CHALLENGE_PACKET_LENGTH = 4 + ID_LENGTH + CHALLENGE_LENGTH;
+export const REPLY_PACKET_LENGTH = 4 + ID_LENGTH + 64 + CHALLENGE_LENGTH;
+
+export type AuthPacket =
+  | { kind: 'challenge'; id: Buffer; challenge: Buffer }
+  | { kind: 'reply'; id: Buffer; signed: Buffer }
+  | { kind: 'invalid'; reason: string };
+
+export function encodeChallenge(id: Buffer, challenge: Buffer): Buffer {
+  return Buffer.concat([MAGIC, id, challenge]);
+}
+
+export function encodeReply(id: Buffer, challenge: Buffer, secretKey: Buffer): Buffer {
+  return Buffer.concat([MAGIC, id, sign(challenge, secretKey)]);
+}
+
+/** Only the two exact sizes are accepted (KadNode took any other length ≥ 24 as a reply). */
+export function parseAuthPacket(buf: Buffer): AuthPacket {
+  if (buf.length < 4 || !buf.subarray(0, 4).equals(MAGIC)) return { kind: 'invalid', reason: 'no AUTH prefix' };
+  const id = Buffer.from(buf.subarray(4, 4 + ID_LENGTH));
+  if (buf.length === CHALLENGE_PACKET_LENGTH) return { kind: 'challenge', id, challenge: Buffer.from(buf.subarray(4 + ID_LENGTH)) };
+  if (buf.length === REPLY_PACKET_LENGTH) return { kind: 'reply', id, signed: Buffer.from(buf.subarray(4 + ID_LENGTH)) };
+  return { kind: 'invalid', reason: `bad length ${buf.length} (40 or 104 expected)` };
+}
+
+/** True when `signed` opens with the key and holds exactly the challenge. */
+export function replyProves(signed: Buffer, publicKey: Buffer, challenge: Buffer): boolean {
+  const message = openSigned(signed, publicKey);
+  return message !== null && message.equals(challenge);
+}
+
+export interface AuthDeps {
+  send(packet: Buffer, port: number, address: string): void;
+  /** the secret key of one of our own values, if we hold it */
+  secretKeyFor(id: Buffer): Buffer | undefined;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface AuthOptions {
+  /** AUTH packets handled per second; the rest are dropped */
+  maxPerSecond: number;
+  /** addresses being challenged at once */
+  maxPending: number;
+  /** sends per address, the first one included */
+  maxSends: number;
+  /** first resend delay, doubled up to maxRetryMs */
+  firstRetryMs: number;
+  maxRetryMs: number;
+}
+
+export const DEFAULT_AUTH_OPTIONS: AuthOptions = { maxPerSecond: 100, maxPending: 1024, maxSends: 10, firstRetryMs: 250, maxRetryMs: 1000 };
+
+interface Pending {
+  id: Buffer;
+  publicKey: Buffer;
+  address: string;
+  port: number;
+  challenge: Buffer;
+  sends: number;
+  timer: NodeJS.Timeout | null;
+  result: Promise<boolean>;
+  settle(ok: boolean): void;
+}
+
+export class AuthModule {
+  private readonly pending = new Map<string, Pending>();
+  private windowStart = 0;
+  private windowCount = 0;
+  readonly counters = { handled: 0, dropped: 0, invalid: 0, answered: 0, verified: 0, rejected: 0 };
+
+  constructor(private readonly deps: AuthDeps, private readonly options: AuthOptions = DEFAULT_AUTH_OPTIONS) {}
+
+  /** Challenge `peer` for `id`; resolves true once it proves the key, false after the last send. */
+  verify(id: Buffer, publicKey: Buffer, peer: PeerAddress): Promise<boolean> {
+    // Replies are matched by IP (the reply may come from another port), so one challenge per IP and id.
+    const key = `${id.toString('hex')}|${peer.address}`;
+    const running = this.pending.get(key);
+    if (running) return running.result;
+    if (this.pending.size >= this.options.maxPending) return Promise.resolve(false);
+    let settle!: (ok: boolean) => void;
+    const result = new Promise<boolean>((resolve) => (settle = resolve));
+    const entry: Pending = { id, publicKey, address: peer.address, port: peer.port, challenge: randomBytes(CHALLENGE_LENGTH), sends: 0, timer: null, result, settle };
+    entry.settle = (ok) => {
+      if (entry.timer) clearTimeout(entry.timer);
+      this.pending.delete(key);
+      settle(ok);
+    };
+    this.pending.set(key, entry);
+    this.sendChallenge(entry);
+    return result;
+  }
+
+  private sendChallenge(entry: Pending): void {
+    if (entry.sends >= this.options.maxSends) {
+      this.deps.log.debug(`No valid reply from ${entry.address}:${entry.port} after ${entry.sends} challenges`);
+      entry.settle(false);
+      return;
+    }
+    entry.sends++;
+    this.deps.log.debug(`Send challenge to ${entry.address}:${entry.port}`);
+    this.deps.send(encodeChallenge(entry.id, entry.challenge), entry.port, entry.address);
+    const delay = Math.min(this.options.firstRetryMs * 2 ** (entry.sends - 1), this.options.maxRetryMs);
+    entry.timer = setTimeout(() => this.sendChallenge(entry), delay);
+  }
+
+  /** Every datagram of the DHT socket that starts with "AUTH". */
+  handle(msg: Buffer, rinfo: RemoteInfo): void {
+    if (!this.admit()) {
+      this.counters.dropped++;
+      return;
+    }
+    this.counters.handled++;
+    const packet = parseAuthPacket(msg);
+    switch (packet.kind) {
+      case 'invalid':
+        this.counters.invalid++;
+        this.deps.log.debug(`Bad AUTH packet from ${rinfo.address}:${rinfo.port}: ${packet.reason}`);
+        return;
+      case 'challenge': {
+        const secretKey = this.deps.secretKeyFor(packet.id);
+        if (!secretKey) return;
+        this.counters.answered++;
+        this.deps.log.debug(`Received challenge from ${rinfo.address}:${rinfo.port} and send back response`);
+        this.deps.send(encodeReply(packet.id, packet.challenge, secretKey), rinfo.port, rinfo.address);
+        return;
+      }
+      case 'reply': {
+        const entry = this.pending.get(`${packet.id.toString('hex')}|${rinfo.address}`);
+        if (!entry) return;
+        if (replyProves(packet.signed, entry.publicKey, entry.challenge)) {
+          this.counters.verified++;
+          this.deps.log.debug(`Challenge response is valid: ${entry.address}:${entry.port}`);
+          entry.settle(true);
+        } else {
+          this.counters.rejected++;
+          this.deps.log.debug(`Challenge response is invalid: ${rinfo.address}:${rinfo.port}`);
+        }
+      }
+    }
+  }
+
+  private admit(): boolean {
+    const second = Math.floor((this.deps.now ?? Date.now)() / 1000);
+    if (second !== this.windowStart) {
+      this.windowStart = second;
+      this.windowCount = 0;
+    }
+    return ++this.windowCount <= this.options.maxPerSecond;
+  }
+
+  pendingCount(): number {
+    return this.pending.size;
+  }
+
+  stop(): void {
+    for (const entry of [...this.pending.values()]) entry.settle(false);
+  }
+}
