@@ -243,7 +243,6 @@ export class DnsServer {
         return reply('SERVFAIL');
       }
       const result = await this.resolve(name, conn);
-      if (this.stopping) return null;
       switch (result.status) {
         case 'found':
           return reply('NOERROR', result.addresses, result.ttl);

@@ -242,6 +242,15 @@ test('the TLD is matched without regard to case', async () => {
   assert.equal(rcode(await udp(main.udpPort, query('foo.P2P'))), 'NOERROR');
 });
 
+test('a class other than IN under the TLD: REFUSED without asking the resolver', async () => {
+  const calls = main.resolver.calls.length;
+  const msg = dnsPacket.encode({ type: 'query', id: 11, questions: [{ name: 'foo.p2p', type: 'A', class: 'CH' }] });
+  const p = await udp(main.udpPort, msg);
+  assert.equal(rcode(p), 'REFUSED');
+  assert.deepEqual(p!.questions, [{ name: 'foo.p2p', type: 'A', class: 'CH' }]);
+  assert.equal(main.resolver.calls.length, calls);
+});
+
 test('other types under the TLD: NODATA without asking the resolver', async () => {
   const calls = main.resolver.calls.length;
   const p = await udp(main.udpPort, query('foo.p2p', 'TXT'));
@@ -391,8 +400,11 @@ test('stop(): closes connections and sockets, drops pending answers, is idempote
   c.send(query('hang.p2p', 'A', 601));
   const pendingUdp = udp(r.udpPort, query('hang.p2p', 'A', 602), 1000);
   await sleep(100);
-  await r.server.stop();
+  const started = Date.now();
+  const stopping = r.server.stop();
   await c.until(() => c.closed, 1000, 'TCP client closed');
+  await stopping;
+  assert.ok(Date.now() - started < 1000, 'stop() waited for something');
   assert.equal(c.answers.length, 0);
   assert.equal(await pendingUdp, null);
   assert.equal(await udp(r.udpPort, query('foo.p2p'), 300), null);
@@ -418,15 +430,19 @@ test('start(): a bind failure names address, port and reason, and closes what wa
     log: createLogger('quiet', () => {}),
     options: { port, addresses: [HOST, HOST], tld: '.p2p', timeoutMs: 100 },
   });
-  await assert.rejects(server.start(), { message: `DNS: cannot bind ${HOST}:${port}/udp: address already in use` });
-  assert.deepEqual(server.addresses(), []);
-  // the first address's sockets were closed: the port is free again
-  const u = dgram.createSocket('udp4');
-  await new Promise<void>((resolve, reject) => { u.once('error', reject); u.bind(port, HOST, resolve); });
-  u.close();
-  const t = net.createServer();
-  await new Promise<void>((resolve, reject) => { t.once('error', reject); t.listen(port, HOST, resolve); });
-  await new Promise((resolve) => t.close(resolve));
+  try {
+    await assert.rejects(server.start(), { message: `DNS: cannot bind ${HOST}:${port}/udp: address already in use` });
+    assert.deepEqual(server.addresses(), []);
+    // the first address's sockets were closed: the port is free again
+    const u = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => { u.once('error', reject); u.bind(port, HOST, resolve); });
+    u.close();
+    const t = net.createServer();
+    await new Promise<void>((resolve, reject) => { t.once('error', reject); t.listen(port, HOST, resolve); });
+    await new Promise((resolve) => t.close(resolve));
+  } finally {
+    await server.stop(); // idempotent; lets the run end even when the test fails
+  }
 });
 
 test('start(): a taken TCP port is reported as tcp', async () => {
