@@ -7,6 +7,7 @@ import type { HostPort } from './dht/node.js';
 import { KeyError } from './identity/keys.js';
 import { KeyRing } from './identity/patterns.js';
 import { AddressError, parseHostPort } from './net/peerfile.js';
+import type { RawOptions } from './options.js';
 import { PACKAGE_ROOT } from './version.js';
 
 export class ConfigError extends Error {}
@@ -32,6 +33,11 @@ export interface Config {
   cmdPort: number;
   cmdAddresses: string[];
   cmdDisableStdin: boolean;
+  webPort: number;
+  webAddresses: string[];
+  daemon: boolean;
+  pidfile: string | null;
+  user: string | null;
   verbosity: Verbosity;
   /** how long DNS holds a query for the first address (below common client time-outs of 5 s) */
   dnsTimeoutMs: number;
@@ -52,27 +58,22 @@ export const DEFAULTS = {
   queryTld: '.p2p',
   dnsPort: 3535,
   cmdPort: 1700,
+  webPort: 8053,
   verbosity: 'verbose' as Verbosity,
   dnsTimeoutMs: 3000,
   lookupTimeoutMs: 10_000,
 };
 
-/** Raw option values as a parser (yargs, config file) hands them over. */
-export interface RawOptions {
-  port?: string;
-  'dht-addr'?: string;
-  peer?: string[];
-  peerfile?: string;
-  'value-id'?: string[];
-  'auth-add-skey'?: string[];
-  'auth-add-pkey'?: string[];
-  'query-tld'?: string;
-  'dns-port'?: string;
-  'dns-addr'?: string[];
-  'cmd-port'?: string;
-  'cmd-disable-stdin'?: boolean;
-  verbosity?: string;
-}
+type Raw = RawOptions;
+const str = (raw: Raw, name: string): string | undefined => {
+  const v = raw[name];
+  return typeof v === 'string' ? v : undefined;
+};
+const list = (raw: Raw, name: string): string[] | undefined => {
+  const v = raw[name];
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : undefined;
+};
+const flag = (raw: Raw, name: string): boolean => raw[name] === true;
 
 export function parsePort(option: string, value: string, allowZero: boolean): number {
   const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
@@ -112,8 +113,8 @@ function parseVerbosity(value: string): Verbosity {
 function buildKeyRing(raw: RawOptions, tld: string): KeyRing {
   const keys = new KeyRing();
   try {
-    for (const value of raw['auth-add-skey'] ?? []) keys.addSecretKey(value, tld);
-    for (const value of raw['auth-add-pkey'] ?? []) keys.addPublicKey(value, tld);
+    for (const value of list(raw, 'auth-add-skey') ?? []) keys.addSecretKey(value, tld);
+    for (const value of list(raw, 'auth-add-pkey') ?? []) keys.addPublicKey(value, tld);
   } catch (err) {
     if (err instanceof KeyError) throw new ConfigError(err.message);
     throw err;
@@ -122,8 +123,8 @@ function buildKeyRing(raw: RawOptions, tld: string): KeyRing {
 }
 
 export function buildConfig(raw: RawOptions): Config {
-  const queryTld = raw['query-tld'] !== undefined ? normalizeTld(raw['query-tld']) : DEFAULTS.queryTld;
-  const peers = (raw.peer ?? []).map((peer) => {
+  const queryTld = str(raw, 'query-tld') !== undefined ? normalizeTld(str(raw, 'query-tld')!) : DEFAULTS.queryTld;
+  const peers = (list(raw, 'peer') ?? []).map((peer) => {
     try {
       return parseHostPort(peer);
     } catch (err) {
@@ -132,20 +133,25 @@ export function buildConfig(raw: RawOptions): Config {
     }
   });
   return {
-    port: raw.port !== undefined ? parsePort('port', raw.port, false) : DEFAULTS.port,
-    dhtAddress: raw['dht-addr'] !== undefined ? parseAddress('dht-addr', raw['dht-addr']) : DEFAULTS.dhtAddress,
+    port: str(raw, 'port') !== undefined ? parsePort('port', str(raw, 'port')!, false) : DEFAULTS.port,
+    dhtAddress: str(raw, 'dht-addr') !== undefined ? parseAddress('dht-addr', str(raw, 'dht-addr')!) : DEFAULTS.dhtAddress,
     peers,
     // The bundled public bootstrap list, unless the operator named their own peers.
-    peerfile: raw.peerfile ?? (peers.length === 0 ? DEFAULT_PEERFILE : null),
-    valueIds: (raw['value-id'] ?? []).map(parseValueId),
+    peerfile: str(raw, 'peerfile') ?? (peers.length === 0 ? DEFAULT_PEERFILE : null),
+    valueIds: (list(raw, 'value-id') ?? []).map(parseValueId),
     queryTld,
     keys: buildKeyRing(raw, queryTld),
-    dnsPort: raw['dns-port'] !== undefined ? parsePort('dns-port', raw['dns-port'], true) : DEFAULTS.dnsPort,
-    dnsAddresses: (raw['dns-addr'] ?? defaultLoopback()).map((a) => parseAddress('dns-addr', a)),
-    cmdPort: raw['cmd-port'] !== undefined ? parsePort('cmd-port', raw['cmd-port'], true) : DEFAULTS.cmdPort,
+    dnsPort: str(raw, 'dns-port') !== undefined ? parsePort('dns-port', str(raw, 'dns-port')!, true) : DEFAULTS.dnsPort,
+    dnsAddresses: (list(raw, 'dns-addr') ?? defaultLoopback()).map((a) => parseAddress('dns-addr', a)),
+    cmdPort: str(raw, 'cmd-port') !== undefined ? parsePort('cmd-port', str(raw, 'cmd-port')!, true) : DEFAULTS.cmdPort,
     cmdAddresses: defaultLoopback(),
-    cmdDisableStdin: raw['cmd-disable-stdin'] ?? false,
-    verbosity: raw.verbosity !== undefined ? parseVerbosity(raw.verbosity) : DEFAULTS.verbosity,
+    cmdDisableStdin: flag(raw, 'cmd-disable-stdin'),
+    webPort: str(raw, 'web-port') !== undefined ? parsePort('web-port', str(raw, 'web-port')!, true) : DEFAULTS.webPort,
+    webAddresses: (list(raw, 'web-addr') ?? defaultLoopback()).map((a) => parseAddress('web-addr', a)),
+    daemon: flag(raw, 'daemon'),
+    pidfile: str(raw, 'pidfile') ?? null,
+    user: str(raw, 'user') ?? null,
+    verbosity: str(raw, 'verbosity') !== undefined ? parseVerbosity(str(raw, 'verbosity')!) : DEFAULTS.verbosity,
     dnsTimeoutMs: DEFAULTS.dnsTimeoutMs,
     lookupTimeoutMs: DEFAULTS.lookupTimeoutMs,
   };

@@ -1,16 +1,17 @@
 // Wires the modules together: start order DHT → announcer → resolver → surfaces, stop in reverse.
-import { Announcer, DEFAULT_ANNOUNCER_OPTIONS, type ValueId } from './dht/announcer.js';
+import { Announcer, DEFAULT_ANNOUNCER_OPTIONS } from './dht/announcer.js';
 import { AuthModule } from './dht/auth.js';
 import { DhtNode } from './dht/node.js';
-import { CommandTable } from './commands.js';
+import { CommandTable, formatAddress } from './commands.js';
 import type { Config } from './config.js';
-import { identify, QueryError } from './identity/query.js';
 import type { Logger } from './log.js';
 import { readPeerFile, resolvePeers } from './net/peerfile.js';
 import { DEFAULT_RESOLVER_OPTIONS, Resolver } from './resolver.js';
 import { ConsoleSurface } from './surfaces/console.js';
 import { ControlSurface } from './surfaces/control.js';
 import { DnsServer } from './surfaces/dns.js';
+import { WebSurface } from './surfaces/web.js';
+import { createNodeControl, makeValue } from './node-control.js';
 import { VERSION_LINE } from './version.js';
 
 export const STORAGE_LIMITS = { maxAgeMs: 30 * 60_000, maxTotal: 16384, maxPerId: 128 };
@@ -27,6 +28,8 @@ export class Daemon {
   readonly auth: AuthModule;
   readonly commands: CommandTable;
   private stopping: Promise<void> | null = null;
+  /** "DHT 0.0.0.0:6881 (udp)", ... for status */
+  private readonly bound: string[] = [];
 
   constructor(private readonly config: Config, private readonly log: Logger) {
     this.dht = new DhtNode(log.child('DHT'), { port: config.port, address: config.dhtAddress, storage: STORAGE_LIMITS, maxSearches: DEFAULT_RESOLVER_OPTIONS.maxSearches });
@@ -37,21 +40,31 @@ export class Daemon {
       log: log.child('AUTH'),
     });
     this.resolver = new Resolver({ dht: this.dht, own: this.announcer, log: log.child('RES'), keys: config.keys, verifier: this.auth }, { ...DEFAULT_RESOLVER_OPTIONS, tld: config.queryTld });
-    const startedAt = Date.now();
     this.commands = new CommandTable({
       resolver: this.resolver,
       lookupTimeoutMs: config.lookupTimeoutMs,
-      status: {
+      node: createNodeControl({
+        config,
+        dht: this.dht,
+        announcer: this.announcer,
+        resolver: this.resolver,
+        auth: this.auth,
         versionLine: VERSION_LINE,
-        startedAt,
-        nodeId: () => this.dht.nodeId,
-        dhtAddress: () => `${config.dhtAddress}:${this.dht.boundPort()}`,
-        nodeCount: () => this.dht.nodeCount(),
-        storage: () => ({ announcements: this.dht.store.size, ids: this.dht.store.ids, max: STORAGE_LIMITS.maxTotal }),
-        dhtSearches: () => this.dht.searchCount(),
-        resolverStats: () => this.resolver.stats(),
-        valueCount: () => this.announcer.values().length,
-      },
+        startedAt: Date.now(),
+        storageMax: STORAGE_LIMITS.maxTotal,
+        bound: this.bound,
+        constants: {
+          ANNOUNCE_INTERVAL_MIN: DEFAULT_ANNOUNCER_OPTIONS.intervalMs / 60_000,
+          STORAGE_MAX_AGE_MIN: STORAGE_LIMITS.maxAgeMs / 60_000,
+          STORAGE_MAX_TOTAL: STORAGE_LIMITS.maxTotal,
+          STORAGE_MAX_PER_ID: STORAGE_LIMITS.maxPerId,
+          RESOLVER_MAX_CACHED: DEFAULT_RESOLVER_OPTIONS.maxCached,
+          RESOLVER_MAX_SEARCHES: DEFAULT_RESOLVER_OPTIONS.maxSearches,
+          RESOLVER_FRESH_S: DEFAULT_RESOLVER_OPTIONS.freshMs / 1000,
+          DNS_TIMEOUT_MS: config.dnsTimeoutMs,
+          LOOKUP_TIMEOUT_MS: config.lookupTimeoutMs,
+        },
+      }),
     });
   }
 
@@ -60,12 +73,13 @@ export class Daemon {
     const { config, log } = this;
     try {
       // Value ids are checked before any socket opens, so a bad one starts nothing.
-      const values = config.valueIds.map((spec) => this.valueFor(spec.query, spec.port));
+      const values = config.valueIds.map((spec) => makeValue(config, spec.query, spec.port));
 
       await this.dht.start();
       this.started.push(this.dht);
       this.dht.socket.setAuthHandler((msg, rinfo) => this.auth.handle(msg, rinfo));
       this.started.push(this.auth);
+      this.bound.push(`DHT ${config.dhtAddress}:${this.dht.boundPort()} (udp)`);
       log.info(`Node ID: ${this.dht.nodeId.toString('hex')}`);
 
       for (const value of values) this.announcer.add(value);
@@ -76,11 +90,19 @@ export class Daemon {
         const dns = new DnsServer({ resolver: this.resolver, log: log.child('DNS'), options: { port: config.dnsPort, addresses: config.dnsAddresses, tld: config.queryTld, timeoutMs: config.dnsTimeoutMs } });
         await dns.start();
         this.started.push(dns);
+        this.bound.push(...config.dnsAddresses.map((a) => `DNS ${formatAddress({ address: a, port: config.dnsPort })} (udp, tcp)`));
       }
       if (config.cmdPort !== 0) {
         const control = new ControlSurface(this.commands, log.child('CMD'), { port: config.cmdPort, addresses: config.cmdAddresses });
         await control.start();
         this.started.push(control);
+        this.bound.push(...config.cmdAddresses.map((a) => `control ${formatAddress({ address: a, port: config.cmdPort })} (tcp)`));
+      }
+      if (config.webPort !== 0) {
+        const web = new WebSurface(this.commands, log.child('WEB'), { port: config.webPort, addresses: config.webAddresses });
+        await web.start();
+        this.started.push(web);
+        this.bound.push(...config.webAddresses.map((a) => `web ${formatAddress({ address: a, port: config.webPort })} (http)`));
       }
       if (!config.cmdDisableStdin) {
         const console = new ConsoleSurface({ commands: this.commands, input: process.stdin, output: process.stdout, errors: process.stderr });
@@ -93,24 +115,6 @@ export class Daemon {
     }
     void this.bootstrap();
     log.info('Ready.');
-  }
-
-  /** A value id as announced: a secret key means the DHT port, where challenges arrive (KADNODE-1.x §2.4). */
-  private valueFor(query: string, port: number | undefined): ValueId {
-    const { config } = this;
-    let ident;
-    try {
-      ident = identify(query, config.queryTld, config.keys, 'announce');
-    } catch (err) {
-      if (err instanceof QueryError) throw new Error(`Invalid --value-id: ${err.message}`);
-      throw err;
-    }
-    if (ident.secretKey && port !== undefined) {
-      throw new Error(`Invalid port for --value-id ${ident.kind === 'skey' ? '<secret key>' : query}: values with a secret key are announced with the DHT port`);
-    }
-    const value: ValueId = { name: ident.name, id: ident.id, port: port ?? config.port };
-    if (ident.secretKey) value.secretKey = ident.secretKey;
-    return value;
   }
 
   private async bootstrap(): Promise<void> {

@@ -58,6 +58,7 @@ interface Waiter {
 const CANDIDATES_PER_ADDRESS = 4;
 
 interface Search {
+  startedAt: number;
   addresses: PeerAddress[];
   candidates: Set<string>;
   waiters: Set<Waiter>;
@@ -104,6 +105,29 @@ export class Resolver implements NameResolver {
     }
 
     return this.waitForSearch(key, ident, timeoutMs);
+  }
+
+  /** Cached answers, newest use last. */
+  cachedEntries(): { id: string; addresses: PeerAddress[]; ageMs: number }[] {
+    const now = this.now();
+    return [...this.cache].map(([id, e]) => ({ id, addresses: e.addresses, ageMs: now - e.updatedAt }));
+  }
+
+  runningSearches(): { id: string; addresses: PeerAddress[]; candidates: number; ageMs: number }[] {
+    const now = this.now();
+    return [...this.searches].map(([id, s]) => ({ id, addresses: s.addresses, candidates: s.candidates.size, ageMs: now - s.startedAt }));
+  }
+
+  /** Forget an address everywhere (blacklisted). */
+  dropAddress(address: string): void {
+    for (const [key, entry] of this.cache) {
+      entry.addresses = entry.addresses.filter((a) => a.address !== address);
+      if (entry.addresses.length === 0) this.cache.delete(key);
+    }
+    for (const search of this.searches.values()) {
+      const kept = search.addresses.filter((a) => a.address !== address);
+      search.addresses.splice(0, search.addresses.length, ...kept);
+    }
   }
 
   stats(): { searches: number; cached: number } {
@@ -157,7 +181,7 @@ export class Resolver implements NameResolver {
     const running = this.searches.get(key);
     if (running) return running;
     if (this.stopped || this.searches.size >= this.options.maxSearches) return undefined;
-    const search: Search = { addresses: [], candidates: new Set(), waiters: new Set(), controller: new AbortController() };
+    const search: Search = { startedAt: this.now(), addresses: [], candidates: new Set(), waiters: new Set(), controller: new AbortController() };
     this.searches.set(key, search);
     const accept = (peer: PeerAddress) => {
       if (search.addresses.length >= this.options.maxAddresses) return;

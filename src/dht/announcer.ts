@@ -22,7 +22,11 @@ export interface AnnouncerOptions {
   maxFollowUps: number;
 }
 
+/** How long a value is announced: the whole run, until a time, or a single announcement. */
+export type Lifetime = { kind: 'forever' } | { kind: 'until'; at: number } | { kind: 'once' };
+
 interface Entry extends ValueId {
+  lifetime: Lifetime;
   nextAt: number;
   running: boolean;
   followUps: number;
@@ -50,15 +54,18 @@ export class Announcer {
     private readonly now: () => number = Date.now,
   ) {}
 
-  add(value: ValueId): void {
+  /** Adding a value we already announce announces it now, with the new port and lifetime. */
+  add(value: ValueId, lifetime: Lifetime = { kind: 'forever' }): void {
     const key = value.id.toString('hex');
     const existing = this.entries.get(key);
     if (existing) {
       existing.port = value.port;
       if (value.secretKey) existing.secretKey = value.secretKey;
       existing.nextAt = this.now();
+      // A single announcement does not shorten a value announced for longer.
+      if (lifetime.kind !== 'once') existing.lifetime = lifetime;
     } else {
-      this.entries.set(key, { ...value, nextAt: this.now(), running: false, followUps: 0, nodesAtLastAnnounce: 0, lastAcks: 0, lastAnnouncedAt: null });
+      this.entries.set(key, { ...value, lifetime, nextAt: this.now(), running: false, followUps: 0, nodesAtLastAnnounce: 0, lastAcks: 0, lastAnnouncedAt: null });
     }
     this.log.debug(`Add value id ${key}:${value.port} (${value.name})`);
     if (this.started) this.tick();
@@ -73,8 +80,27 @@ export class Announcer {
     return this.entries.get(id.toString('hex'))?.secretKey;
   }
 
-  values(): ReadonlyArray<Readonly<ValueId & { lastAcks: number; lastAnnouncedAt: number | null; nextAt: number }>> {
+  values(): ReadonlyArray<Readonly<ValueId & { lifetime: Lifetime; lastAcks: number; lastAnnouncedAt: number | null; nextAt: number }>> {
+    this.expire();
     return [...this.entries.values()];
+  }
+
+  /** Announce every value now; returns how many. */
+  announceAll(): number {
+    const now = this.now();
+    for (const entry of this.entries.values()) entry.nextAt = now;
+    this.tick();
+    return this.entries.size;
+  }
+
+  private expire(): void {
+    const now = this.now();
+    for (const [key, entry] of this.entries) {
+      if (!entry.running && entry.lifetime.kind === 'until' && entry.lifetime.at <= now) {
+        this.entries.delete(key);
+        this.log.debug(`Value ${entry.name} expired`);
+      }
+    }
   }
 
   start(): void {
@@ -91,6 +117,7 @@ export class Announcer {
 
   private tick(): void {
     if (!this.started) return;
+    this.expire();
     const now = this.now();
     const nodes = this.dht.nodeCount();
     if (nodes > 0) {
@@ -109,6 +136,10 @@ export class Announcer {
       entry.lastAcks = acks;
       entry.lastAnnouncedAt = this.now();
       this.log.debug(`Announced ${entry.name} (${entry.id.toString('hex')}:${entry.port}) to ${acks} nodes`);
+      if (entry.lifetime.kind === 'once') {
+        this.entries.delete(entry.id.toString('hex'));
+        return;
+      }
       entry.nextAt = this.nextTime(entry);
       this.schedule();
     });
@@ -132,7 +163,11 @@ export class Announcer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     let next = Infinity;
-    for (const entry of this.entries.values()) if (!entry.running) next = Math.min(next, entry.nextAt);
+    for (const entry of this.entries.values()) {
+      if (entry.running) continue;
+      next = Math.min(next, entry.nextAt);
+      if (entry.lifetime.kind === 'until') next = Math.min(next, entry.lifetime.at);
+    }
     if (next === Infinity) return;
     const delay = Math.max(0, next - this.now());
     this.timer = setTimeout(() => this.followUpOrTick(), Math.min(delay, 2 ** 31 - 1));

@@ -33,6 +33,18 @@ export interface AnnounceTarget {
   onNodeAdded(listener: () => void): void;
 }
 
+export interface RoutingNode {
+  id: string;
+  address: string;
+  port: number;
+  /** ms since we last heard from it */
+  age: number;
+}
+
+// A node we heard from this recently counts as good (the Mainline rule, as in KadNode).
+const GOOD_NODE_AGE_MS = 15 * 60_000;
+const MAX_BLOCKED = 1024;
+
 // Re-run the self-lookup while the network forms, so early nodes learn of later ones.
 const POPULATE_AFTER_MS = [2_000, 10_000, 30_000];
 const BOOTSTRAP_RETRY_MAX_MS = 60_000;
@@ -46,9 +58,11 @@ export class DhtNode implements Searcher, AnnounceTarget {
   private readonly timers = new Set<NodeJS.Timeout>();
   private bootstrapPeers: HostPort[] = [];
   private activeSearches = 0;
+  private readonly blocked = new Set<string>();
 
   constructor(private readonly log: Logger, private readonly options: DhtNodeOptions) {
     this.socket = new DhtSocket(log);
+    this.socket.isBlocked = (address) => this.blocked.has(address);
     this.store = new PeerStore({ ...options.storage, maxReply: 50 });
   }
 
@@ -78,6 +92,52 @@ export class DhtNode implements Searcher, AnnounceTarget {
 
   nodeCount(): number {
     return this.dht ? this.dht.nodes.count() : 0;
+  }
+
+  /** All nodes of the routing table, and those heard from within 15 minutes. */
+  nodeCounts(now = Date.now()): { all: number; good: number } {
+    const nodes = this.routingNodes(now);
+    return { all: nodes.length, good: nodes.filter((n) => n.age < GOOD_NODE_AGE_MS).length };
+  }
+
+  routingNodes(now = Date.now()): RoutingNode[] {
+    if (!this.dht) return [];
+    return this.dht.nodes.toArray().map((n) => ({
+      id: n.id ? n.id.toString('hex') : '',
+      address: n.host,
+      port: n.port,
+      age: now - ((n as { seen?: number }).seen ?? 0),
+    }));
+  }
+
+  /** Up to `max` good nodes, most recently heard first. */
+  goodNodes(max: number): RoutingNode[] {
+    return this.routingNodes()
+      .filter((n) => n.age < GOOD_NODE_AGE_MS)
+      .sort((a, b) => a.age - b.age)
+      .slice(0, max);
+  }
+
+  /** Ping a node; it joins the routing table when it answers. */
+  ping(peer: HostPort): void {
+    this.requireDht().addNode({ host: peer.host, port: peer.port });
+  }
+
+  /** Keep an address out of the routing table, out of every search, and out of results. */
+  block(address: string): boolean {
+    if (!this.blocked.has(address) && this.blocked.size >= MAX_BLOCKED) return false;
+    this.blocked.add(address);
+    const dht = this.dht;
+    if (dht) for (const node of dht.nodes.toArray()) if (node.host === address && node.id) dht.removeNode(node.id);
+    return true;
+  }
+
+  isBlocked(address: string): boolean {
+    return this.blocked.has(address);
+  }
+
+  blockedAddresses(): string[] {
+    return [...this.blocked];
   }
 
   searchCount(): number {
@@ -169,6 +229,7 @@ export class DhtNode implements Searcher, AnnounceTarget {
   }
 
   private onPeer(peer: { host: string; port: number }, infoHash: Buffer): void {
+    if (this.blocked.has(peer.host)) return;
     const listeners = this.peerListeners.get(infoHash.toString('hex'));
     if (!listeners) return;
     const address: PeerAddress = { address: peer.host, port: peer.port, family: 4 };

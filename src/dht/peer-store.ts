@@ -61,6 +61,12 @@ export class PeerStore {
     return [...peers.values()].reverse().slice(0, limit);
   }
 
+  /** Stored announcements per id, for listings. */
+  *entries(): Generator<{ id: string; peers: Buffer[] }> {
+    this.expire();
+    for (const [id, peers] of this.byId) yield { id, peers: [...peers.values()] };
+  }
+
   remove(id: string, peer: Buffer): void {
     const peerKey = peer.toString('hex');
     this.byAge.delete(id + '/' + peerKey);

@@ -13,8 +13,10 @@ const AUTH_MAGIC = Buffer.from('AUTH');
 export class DhtSocket extends EventEmitter {
   private readonly udp: dgram.Socket;
   private authHandler: DatagramHandler | null = null;
+  /** addresses we neither hear nor talk to */
+  isBlocked: (address: string) => boolean = () => false;
   private bound = false;
-  readonly counters = { krpc: 0, rejected: 0, auth: 0, libraryErrors: 0 };
+  readonly counters = { krpc: 0, rejected: 0, auth: 0, libraryErrors: 0, blocked: 0 };
 
   constructor(private readonly log: Logger, family: 4 | 6 = 4) {
     super();
@@ -44,12 +46,17 @@ export class DhtSocket extends EventEmitter {
   }
 
   sendRaw(buf: Buffer, port: number, address: string): void {
+    if (this.isBlocked(address)) return;
     this.udp.send(buf, port, address, (err) => {
       if (err) this.log.debug(`send to ${address}:${port} failed: ${err.message}`);
     });
   }
 
   private dispatch(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.isBlocked(rinfo.address)) {
+      this.counters.blocked++;
+      return;
+    }
     if (msg.length >= 4 && msg.subarray(0, 4).equals(AUTH_MAGIC)) {
       this.counters.auth++;
       this.authHandler?.(msg, rinfo);
@@ -73,6 +80,10 @@ export class DhtSocket extends EventEmitter {
 
   // --- the dgram subset k-rpc-socket calls ---
   send(buf: Buffer, offset: number, length: number, port: number, address: string, cb?: (err: Error | null) => void): void {
+    if (this.isBlocked(address)) {
+      cb?.(null);
+      return;
+    }
     this.udp.send(buf, offset, length, port, address, (err) => {
       if (err) this.log.debug(`send to ${address}:${port} failed: ${err.message}`);
       cb?.(null);

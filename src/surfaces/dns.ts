@@ -77,7 +77,10 @@ export class DnsServer {
         this.log.info(`Bind to ${hostPort(address, port)}`);
       }
     } catch (err) {
-      await this.stop();
+      // closeAll, not stop(): a stop() during start already ran and missed what was bound since.
+      const closing = this.closeAll();
+      this.stopping ??= closing;
+      await closing;
       throw err;
     }
   }

@@ -19,6 +19,7 @@ declare module 'bittorrent-dht' {
     lookup(infoHash: Buffer, cb?: (err: Error | null, n?: number) => void): () => void;
     announce(infoHash: Buffer, port: number, cb?: (err: Error | null, n?: number) => void): void;
     addNode(node: DhtNodeInfo): void;
+    removeNode(id: Buffer): void;
     address(): { address: string; family: string; port: number };
     destroy(cb?: () => void): void;
   }

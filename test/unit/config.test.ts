@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildConfig, ConfigError, DEFAULT_PEERFILE, parseValueId } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
+import type { RawOptions } from '../../src/options.js';
 import { parseHostPort, parsePeerLines } from '../../src/net/peerfile.js';
 
 test('defaults follow KadNode', () => {
@@ -22,7 +23,7 @@ test('explicit peers replace the bundled peer file', () => {
 });
 
 test('invalid values name the option', () => {
-  const cases: [Record<string, unknown>, RegExp][] = [
+  const cases: [RawOptions, RegExp][] = [
     [{ port: '0' }, /--port/],
     [{ port: '70000' }, /--port/],
     [{ port: '12ab' }, /--port/],

@@ -1,0 +1,109 @@
+// What operators may do to the running node, behind the command table: the one place where
+// console, control port and web reach the announcer, the DHT node and the resolver.
+import type { Announcer, Lifetime, ValueId } from './dht/announcer.js';
+import type { AuthModule } from './dht/auth.js';
+import type { DhtNode } from './dht/node.js';
+import type { NodeControl, StatusInfo, ValueInfo } from './commands.js';
+import { formatAddress, UsageError } from './commands.js';
+import type { Config } from './config.js';
+import { identify, QueryError } from './identity/query.js';
+import { parseHostPort, resolvePeers } from './net/peerfile.js';
+import type { Resolver } from './resolver.js';
+import { silentLogger } from './log.js';
+import { isIP } from 'node:net';
+
+export interface NodeModules {
+  config: Config;
+  dht: DhtNode;
+  announcer: Announcer;
+  resolver: Resolver;
+  auth: AuthModule;
+  versionLine: string;
+  startedAt: number;
+  storageMax: number;
+  /** what is bound where, filled in as the surfaces start */
+  bound: string[];
+  constants: Record<string, number | string>;
+}
+
+/** A value id as announced: a secret key means the DHT port, where challenges arrive (KADNODE-1.x §2.4). */
+export function makeValue(config: Config, query: string, port: number | undefined): ValueId {
+  let ident;
+  try {
+    ident = identify(query, config.queryTld, config.keys, 'announce');
+  } catch (err) {
+    if (err instanceof QueryError) throw new Error(`Invalid value id: ${err.message}`);
+    throw err;
+  }
+  if (ident.secretKey && port !== undefined) {
+    throw new Error(`Invalid port for value id ${ident.kind === 'skey' ? '<secret key>' : query}: values with a secret key are announced with the DHT port`);
+  }
+  const value: ValueId = { name: ident.name, id: ident.id, port: port ?? config.port };
+  if (ident.secretKey) value.secretKey = ident.secretKey;
+  return value;
+}
+
+export function createNodeControl(m: NodeModules): NodeControl {
+  return {
+    status(): StatusInfo {
+      return {
+        versionLine: m.versionLine,
+        nodeId: m.dht.nodeId.toString('hex'),
+        bound: m.bound,
+        nodes: m.dht.nodeCounts(),
+        storage: { announcements: m.dht.store.size, ids: m.dht.store.ids, max: m.storageMax },
+        searches: m.dht.searchCount(),
+        resolver: m.resolver.stats(),
+        values: m.announcer.values().length,
+        uptimeMs: Date.now() - m.startedAt,
+      };
+    },
+    announce(query: string, port: number | undefined, lifetime: Lifetime) {
+      let value: ValueId;
+      try {
+        value = makeValue(m.config, query, port);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      m.announcer.add(value, lifetime);
+      return { port: value.port };
+    },
+    announceAll: () => m.announcer.announceAll(),
+    async importPeer(address: string) {
+      let peer;
+      try {
+        peer = parseHostPort(address);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      const [resolved] = await resolvePeers([peer], 4, silentLogger);
+      if (!resolved) throw new Error(`cannot resolve '${peer.host}'`);
+      m.dht.ping(resolved);
+      return formatAddress({ address: resolved.host, port: resolved.port });
+    },
+    goodPeers: (max) => m.dht.goodNodes(max).map(formatAddress),
+    blacklist(address: string) {
+      const ip = address.replace(/^\[(.*)\]$/, '$1');
+      if (!isIP(ip)) throw new UsageError(`'${address}' is not an IP address`);
+      if (!m.dht.block(ip)) throw new Error('the blacklist is full');
+      m.resolver.dropAddress(ip);
+      return ip;
+    },
+    lists: {
+      blacklist: () => m.dht.blockedAddresses(),
+      buckets: () => m.dht.routingNodes().map((n) => ({ id: n.id, address: n.address, port: n.port, ageMs: n.age })),
+      constants: () => m.constants,
+      forwardings: () => ['Port forwarding (UPnP/NAT-PMP) is not built into this version.'],
+      results: () => m.resolver.cachedEntries(),
+      searches: () => m.resolver.runningSearches(),
+      storage: () => [...m.dht.store.entries()].map((e) => ({ id: e.id, peers: e.peers.map(formatCompactPeer) })),
+      values: (): ValueInfo[] =>
+        m.announcer.values().map((v) => ({ name: v.name, id: v.id.toString('hex'), port: v.port, keyed: v.secretKey !== undefined, lifetime: v.lifetime, nextInMs: v.nextAt - Date.now(), lastAcks: v.lastAcks })),
+    },
+  };
+}
+
+function formatCompactPeer(peer: Buffer): string {
+  if (peer.length !== 6) return peer.toString('hex');
+  return `${peer[0]}.${peer[1]}.${peer[2]}.${peer[3]}:${peer.readUInt16BE(4)}`;
+}

@@ -1,0 +1,41 @@
+// Every daemon option in one table, read by the command-line parser and the --config file parser
+// alike, so both accept exactly the same options.
+import { DEFAULTS } from './config.js';
+
+export interface OptionSpec {
+  name: string;
+  /** takes a value (else a flag) */
+  value: boolean;
+  repeatable?: boolean;
+  /** not allowed inside a --config file */
+  commandLineOnly?: boolean;
+  describe: string;
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { name: 'value-id', value: true, repeatable: true, describe: 'Announce <name>[:<port>] (repeatable); port defaults to the DHT port' },
+  { name: 'auth-gen-keys', value: false, commandLineOnly: true, describe: 'Print a new ed25519 key pair (hex, and the public key in z-base32) and exit' },
+  { name: 'auth-add-skey', value: true, repeatable: true, describe: 'Secret key for announcing [<pattern>:]<128 hex> or [<pattern>:]@<file> (repeatable)' },
+  { name: 'auth-add-pkey', value: true, repeatable: true, describe: 'Public key for verifying lookups [<pattern>:]<64 hex> (repeatable)' },
+  { name: 'peer', value: true, repeatable: true, describe: 'Bootstrap peer <addr>[:<port>] (repeatable)' },
+  { name: 'peerfile', value: true, describe: 'File with bootstrap peers, one per line (default: the bundled peers.txt unless --peer is given)' },
+  { name: 'port', value: true, describe: `DHT UDP port (default ${DEFAULTS.port})` },
+  { name: 'dht-addr', value: true, describe: `Address the DHT socket binds to (default ${DEFAULTS.dhtAddress})` },
+  { name: 'query-tld', value: true, describe: `Top-level domain of DHT names (default ${DEFAULTS.queryTld})` },
+  { name: 'dns-port', value: true, describe: `DNS port, UDP and TCP; 0 disables (default ${DEFAULTS.dnsPort})` },
+  { name: 'dns-addr', value: true, repeatable: true, describe: 'Address the DNS server binds to (repeatable; default 127.0.0.1 and ::1)' },
+  { name: 'cmd-port', value: true, describe: `Control port for kadnode-ctl, TCP on loopback; 0 disables (default ${DEFAULTS.cmdPort})` },
+  { name: 'cmd-disable-stdin', value: false, describe: 'Do not read console commands from standard input' },
+  { name: 'web-port', value: true, describe: `Web interface port, HTTP on loopback; 0 disables (default ${DEFAULTS.webPort})` },
+  { name: 'web-addr', value: true, repeatable: true, describe: 'Address the web interface binds to (repeatable; default 127.0.0.1 and ::1)' },
+  { name: 'config', value: true, commandLineOnly: true, describe: 'Read options from a file: one option and its value per line, # comments' },
+  { name: 'daemon', value: false, describe: 'Run in the background and log to syslog' },
+  { name: 'pidfile', value: true, describe: 'Write the process id to this file when ready; removed on exit' },
+  { name: 'user', value: true, describe: 'Drop root privileges to this user after binding the sockets' },
+  { name: 'verbosity', value: true, describe: 'quiet, verbose or debug (default verbose)' },
+];
+
+export const OPTION_BY_NAME: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.name, o]));
+
+/** Option values as the parsers hand them over: strings, lists of strings, or flags. */
+export type RawOptions = Partial<Record<string, string | string[] | boolean>>;

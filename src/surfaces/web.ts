@@ -1,0 +1,97 @@
+// The web interface: HTTP/1.1 on loopback. GET /lookup?<name>, /announce?<name>[:<port>],
+// /blacklist?<addr>, /status — the same commands as the console, with real status codes
+// (KadNode 1.x answered bare bodies without a status line).
+import http from 'node:http';
+import type net from 'node:net';
+import type { CommandTable, ResultKind } from '../commands.js';
+import type { Logger } from '../log.js';
+import { listenAll } from './listen.js';
+
+export interface WebOptions {
+  port: number;
+  addresses: string[];
+}
+
+const ROUTES: Record<string, { command: string; takesArgument: boolean }> = {
+  '/lookup': { command: 'lookup', takesArgument: true },
+  '/announce': { command: 'announce', takesArgument: true },
+  '/blacklist': { command: 'blacklist', takesArgument: true },
+  '/status': { command: 'status', takesArgument: false },
+};
+
+const STATUS_OF: Record<ResultKind, number> = { ok: 200, usage: 400, notfound: 404, timeout: 504, busy: 503, failed: 500 };
+
+const MAX_CONNECTIONS = 64;
+const MAX_URL = 2048;
+
+export class WebSurface {
+  private servers: net.Server[] = [];
+
+  constructor(private readonly commands: CommandTable, private readonly log: Logger, private readonly options: WebOptions) {}
+
+  async start(): Promise<void> {
+    this.servers = await listenAll(this.options.addresses, this.options.port, 'tcp', () => {
+      const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: 8192 }, (req, res) => {
+        this.handle(req, res).catch((err: Error) => {
+          this.log.warn(`request ${req.method} failed: ${err.message}`);
+          if (!res.headersSent) this.send(res, 500, 'Internal error.\n');
+        });
+      });
+      server.maxConnections = MAX_CONNECTIONS;
+      server.on('clientError', (_err, socket) => socket.destroy());
+      return server;
+    });
+    for (const server of this.servers) {
+      const a = server.address() as net.AddressInfo;
+      this.log.info(`Bind to ${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
+    }
+  }
+
+  ports(): number[] {
+    return this.servers.map((s) => (s.address() as net.AddressInfo).port);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return this.send(res, 405, 'Method not allowed.\n');
+    }
+    const url = req.url ?? '/';
+    if (url.length > MAX_URL) return this.send(res, 414, 'URI too long.\n');
+    const question = url.indexOf('?');
+    const path = question < 0 ? url : url.slice(0, question);
+    const route = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
+    if (!route) return this.send(res, 404, `Unknown path. Try ${Object.keys(ROUTES).join(', ')}.\n`);
+    let argument = '';
+    if (question >= 0) {
+      try {
+        argument = decodeURIComponent(url.slice(question + 1).replace(/\+/g, ' ')).trim();
+      } catch {
+        return this.send(res, 400, 'Bad percent-encoding.\n');
+      }
+    }
+    if (route.takesArgument && (!argument || /\s/.test(argument))) return this.send(res, 400, `Usage: ${path}?<argument>\n`);
+    if (!route.takesArgument && argument) return this.send(res, 400, `Usage: ${path}\n`);
+    const result = await this.commands.run(route.takesArgument ? `${route.command} ${argument}` : route.command);
+    this.send(res, STATUS_OF[result.kind], result.text + '\n');
+  }
+
+  private send(res: http.ServerResponse, status: number, body: string): void {
+    const bytes = Buffer.from(body);
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': bytes.length, 'Cache-Control': 'no-store' });
+    res.end(res.req.method === 'HEAD' ? undefined : bytes);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            (s as http.Server).closeAllConnections();
+          }),
+      ),
+    );
+    this.servers = [];
+  }
+}
