@@ -46,7 +46,8 @@ export function parseQuery(buf: Buffer): ParseResult {
   // Answering responses would let two servers bounce packets at each other forever.
   if (flags & QR) return { kind: 'drop', reason: 'a response, not a query' };
   const error = (rcode: Rcode, reason: string) => ({ kind: 'error' as const, response: headerOnly(buf, rcode), reason });
-  if (flags & OPCODE_MASK) return error('NOTIMP', `opcode ${(flags & OPCODE_MASK) >> 11} is not QUERY`);
+  // Only QUERY is served: other opcodes count as malformed (FORMERR, opcode echoed); RFC 1035 would also allow NOTIMP.
+  if (flags & OPCODE_MASK) return error('FORMERR', `opcode ${(flags & OPCODE_MASK) >> 11} is not QUERY`);
   const qdcount = buf.readUInt16BE(4);
   if (qdcount !== 1) return error('FORMERR', `${qdcount} questions`);
   // Each record name may follow a long chain of backward compression pointers: a 64 KiB message of

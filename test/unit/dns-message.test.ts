@@ -296,12 +296,12 @@ test('a query with an answer record that decodes is still a query', () => {
   assert.equal(q.question.name, 'foo.p2p');
 });
 
-test('wrong opcode (2 = STATUS, 5 = UPDATE): NOTIMP, opcode echoed', () => {
+test('wrong opcode (2 = STATUS, 5 = UPDATE): FORMERR, opcode echoed', () => {
   for (const opcode of [1, 2, 5, 15]) {
     const buf = Buffer.from(valid);
     buf.writeUInt16BE(0x0100 | (opcode << 11), 2);
     const r = parseQuery(buf);
-    assertError(r, 'NOTIMP');
+    assertError(r, 'FORMERR');
     if (r.kind === 'error') assert.equal((dnsPacket.decode(r.response).flags! >> 11) & 0xf, opcode);
   }
 });
