@@ -39,6 +39,15 @@ export interface Config {
   pidfile: string | null;
   user: string | null;
   verbosity: Verbosity;
+  /** which DHTs run: one per family */
+  mode: 'ipv4' | 'ipv6' | 'dual';
+  /** null: LPD disabled; else the multicast group per family */
+  lpd: { ipv4: string; ipv6: string } | null;
+  peerfileSaveIntervalMs: number;
+  peerfileMinUptimeMs: number;
+  fwdDisable: boolean;
+  /** proxy mode: names outside the TLD go here */
+  dnsServer: HostPort | null;
   /** how long DNS holds a query for the first address (below common client time-outs of 5 s) */
   dnsTimeoutMs: number;
   /** how long the console's lookup waits */
@@ -61,6 +70,10 @@ export const DEFAULTS = {
   webPort: 8053,
   verbosity: 'verbose' as Verbosity,
   dnsTimeoutMs: 3000,
+  lpdIpv4: '239.192.152.143',
+  lpdIpv6: 'ff15::efc0:988f',
+  peerfileSaveIntervalS: 86_400,
+  peerfileMinUptimeS: 300,
   lookupTimeoutMs: 10_000,
 };
 
@@ -103,6 +116,41 @@ function parseAddress(option: string, value: string): string {
 function normalizeTld(value: string): string {
   if (!/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(value)) throw new ConfigError(`Invalid --query-tld: '${value}'`);
   return (value.startsWith('.') ? value : '.' + value).toLowerCase();
+}
+
+function parseSeconds(option: string, value: string): number {
+  if (!/^\d{1,9}$/.test(value)) throw new ConfigError(`Invalid --${option}: '${value}' (whole seconds expected)`);
+  return Number(value) * 1000;
+}
+
+function parseMode(value: string): Config['mode'] {
+  if (value === 'ipv4' || value === 'ipv6' || value === 'dual') return value;
+  throw new ConfigError(`Invalid --mode: '${value}' (ipv4, ipv6 or dual expected)`);
+}
+
+/** The LPD group; one address sets the group of its own family, the other keeps its default. */
+function parseLpd(raw: Raw): Config['lpd'] {
+  if (flag(raw, 'lpd-disable')) return null;
+  const lpd = { ipv4: DEFAULTS.lpdIpv4, ipv6: DEFAULTS.lpdIpv6 };
+  const address = str(raw, 'lpd-addr');
+  if (address === undefined) return lpd;
+  const family = isIP(address);
+  const multicast = family === 4 ? /^(22[4-9]|23\d)\./.test(address) : family === 6 && /^ff/i.test(address);
+  if (!multicast) throw new ConfigError(`Invalid --lpd-addr: '${address}' (a multicast address expected)`);
+  if (family === 4) lpd.ipv4 = address;
+  else lpd.ipv6 = address;
+  return lpd;
+}
+
+function parseDnsServer(value: string): HostPort {
+  try {
+    const server = parseHostPort(value, 53);
+    if (!isIP(server.host)) throw new AddressError(`'${value}': an IP address expected`);
+    return server;
+  } catch (err) {
+    if (err instanceof AddressError) throw new ConfigError(`Invalid --dns-server ${err.message}`);
+    throw err;
+  }
 }
 
 function parseVerbosity(value: string): Verbosity {
@@ -152,6 +200,12 @@ export function buildConfig(raw: RawOptions): Config {
     pidfile: str(raw, 'pidfile') ?? null,
     user: str(raw, 'user') ?? null,
     verbosity: str(raw, 'verbosity') !== undefined ? parseVerbosity(str(raw, 'verbosity')!) : DEFAULTS.verbosity,
+    mode: str(raw, 'mode') !== undefined ? parseMode(str(raw, 'mode')!) : 'ipv4',
+    lpd: parseLpd(raw),
+    peerfileSaveIntervalMs: str(raw, 'peerfile-save-interval') !== undefined ? parseSeconds('peerfile-save-interval', str(raw, 'peerfile-save-interval')!) : DEFAULTS.peerfileSaveIntervalS * 1000,
+    peerfileMinUptimeMs: str(raw, 'peerfile-min-uptime') !== undefined ? parseSeconds('peerfile-min-uptime', str(raw, 'peerfile-min-uptime')!) : DEFAULTS.peerfileMinUptimeS * 1000,
+    fwdDisable: flag(raw, 'fwd-disable'),
+    dnsServer: str(raw, 'dns-server') !== undefined ? parseDnsServer(str(raw, 'dns-server')!) : null,
     dnsTimeoutMs: DEFAULTS.dnsTimeoutMs,
     lookupTimeoutMs: DEFAULTS.lookupTimeoutMs,
   };
