@@ -7,11 +7,20 @@
 # Without root, it prints which tests will skip and exits 0 (the tests skip themselves).
 #
 # To add a tool: append "command:debian-package:what skips without it" to DEPS.
+# dnsmasq comes from dnsmasq-base: the binary alone, no init script or systemd unit, so installing it
+# starts no service on the host (the package `dnsmasq` would); the test runs its own in a namespace.
+# miniupnpd comes from miniupnpd-nftables: the binary and nft scripts only, no maintainer scripts, init
+# script or systemd unit (those are in the package `miniupnpd`, whose debconf may start a service); the
+# test runs its own miniupnpd inside a network namespace.
 set -u
 
 DEPS='
 dig:dnsutils:the DNS end-to-end tests (test/e2e/*) skip
 ip:iproute2:the network-namespace tests (test/e2e/netns-*) skip
+dnsmasq:dnsmasq-base:the proxy-mode test (test/e2e/netns-proxy) skips
+miniupnpd:miniupnpd-nftables:the port-forwarding test (test/e2e/netns-portmap) skips
+upnpc:miniupnpc:the port-forwarding test (test/e2e/netns-portmap) skips
+nft:nftables:the port-forwarding test (test/e2e/netns-portmap) skips
 '
 
 missing_pkgs=''

@@ -19,7 +19,8 @@ export interface StatusInfo {
   versionLine: string;
   nodeId: string;
   bound: string[];
-  nodes: { all: number; good: number };
+  /** families: one entry per DHT (IPv4 first) */
+  nodes: { all: number; good: number; families?: { family: 4 | 6; all: number; good: number }[] };
   storage: { announcements: number; ids: number; max: number };
   searches: number;
   resolver: { searches: number; cached: number };
@@ -86,6 +87,13 @@ export function formatAddress(a: { address: string; port: number }): string {
 
 const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
 
+/** `9 (9 good)` for the IPv4 DHT alone, else per family: `9 (9 good) IPv4, 4 (4 good) IPv6`. */
+function formatNodeCounts(nodes: StatusInfo['nodes']): string {
+  const families = nodes.families ?? [];
+  if (families.length === 0 || (families.length === 1 && families[0]!.family === 4)) return `${nodes.all} (${nodes.good} good)`;
+  return families.map((f) => `${f.all} (${f.good} good) IPv${f.family}`).join(', ');
+}
+
 export class CommandTable {
   private readonly commands: Record<string, Command>;
 
@@ -127,7 +135,7 @@ export class CommandTable {
       `Version: ${s.versionLine}`,
       `DHT id: ${s.nodeId}`,
       ...s.bound.map((b) => `Bound: ${b}`),
-      `DHT nodes: ${s.nodes.all} (${s.nodes.good} good)`,
+      `DHT nodes: ${formatNodeCounts(s.nodes)}`,
       `DHT storage: ${s.storage.announcements} announcements for ${s.storage.ids} ids (max ${s.storage.max})`,
       `DHT searches: ${s.searches} active`,
       `Resolver: ${s.resolver.cached} cached names, ${s.resolver.searches} searches`,

@@ -1,9 +1,13 @@
 // Wires the modules together: start order DHT → announcer → resolver → surfaces, stop in reverse.
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { Announcer, DEFAULT_ANNOUNCER_OPTIONS } from './dht/announcer.js';
 import { AuthModule } from './dht/auth.js';
+import type { Family } from './dht/compact.js';
+import { DhtGroup } from './dht/group.js';
 import { DhtNode } from './dht/node.js';
 import { CommandTable, formatAddress } from './commands.js';
-import type { Config } from './config.js';
+import { DEFAULTS, type Config } from './config.js';
 import type { Logger } from './log.js';
 import { readPeerFile, resolvePeers } from './net/peerfile.js';
 import { DEFAULT_RESOLVER_OPTIONS, Resolver } from './resolver.js';
@@ -20,9 +24,42 @@ interface Stoppable {
   stop(): void | Promise<void>;
 }
 
+/** --mode: the IPv4 DHT (BEP 5), the IPv6 DHT (BEP 32), or both, each with its own routing table. */
+function dhtFamilies(mode: Config['mode']): Family[] {
+  return mode === 'dual' ? [4, 6] : mode === 'ipv6' ? [6] : [4];
+}
+
+/** --dht-addr binds the DHT of its family; a DHT of the other family binds all its addresses. */
+function dhtAddress(config: Config, family: Family): string {
+  if (isIP(config.dhtAddress) === family) return config.dhtAddress;
+  return family === 4 ? '0.0.0.0' : '::';
+}
+
+/** The DHTs of --mode, sharing one node id. */
+function createDhts(config: Config, log: Logger): DhtGroup {
+  const families = dhtFamilies(config.mode);
+  const nodeId = randomBytes(20);
+  return new DhtGroup(
+    families.map(
+      (family) =>
+        new DhtNode(log.child(family === 4 ? 'DHT' : 'DHT6'), {
+          family,
+          port: config.port,
+          address: dhtAddress(config, family),
+          storage: STORAGE_LIMITS,
+          maxSearches: DEFAULT_RESOLVER_OPTIONS.maxSearches,
+          nodeId,
+          // BEP 32 `want` wherever IPv6 runs; the IPv4-only DHT sends plain BEP 5 messages
+          ...(families.includes(6) ? { want: families } : {}),
+        }),
+    ),
+  );
+}
+
 export class Daemon {
   private readonly started: Stoppable[] = [];
-  readonly dht: DhtNode;
+  /** one DHT per family of --mode */
+  readonly dht: DhtGroup;
   readonly announcer: Announcer;
   readonly resolver: Resolver;
   readonly auth: AuthModule;
@@ -32,10 +69,10 @@ export class Daemon {
   private readonly bound: string[] = [];
 
   constructor(private readonly config: Config, private readonly log: Logger) {
-    this.dht = new DhtNode(log.child('DHT'), { port: config.port, address: config.dhtAddress, storage: STORAGE_LIMITS, maxSearches: DEFAULT_RESOLVER_OPTIONS.maxSearches });
+    this.dht = createDhts(config, log);
     this.announcer = new Announcer(this.dht, log.child('VAL'), DEFAULT_ANNOUNCER_OPTIONS);
     this.auth = new AuthModule({
-      send: (packet, port, address) => this.dht.socket.sendRaw(packet, port, address),
+      send: (packet, port, address) => this.dht.sendRaw(packet, port, address),
       secretKeyFor: (id) => this.announcer.secretKeyFor(id),
       log: log.child('AUTH'),
     });
@@ -75,11 +112,8 @@ export class Daemon {
       // Value ids are checked before any socket opens, so a bad one starts nothing.
       const values = config.valueIds.map((spec) => makeValue(config, spec.query, spec.port));
 
-      await this.dht.start();
-      this.started.push(this.dht);
-      this.dht.socket.setAuthHandler((msg, rinfo) => this.auth.handle(msg, rinfo));
+      await this.startDhts();
       this.started.push(this.auth);
-      this.bound.push(`DHT ${config.dhtAddress}:${this.dht.boundPort()} (udp)`);
       log.info(`Node ID: ${this.dht.nodeId.toString('hex')}`);
 
       for (const value of values) this.announcer.add(value);
@@ -87,7 +121,7 @@ export class Daemon {
       this.started.push(this.announcer, this.resolver);
 
       if (config.dnsPort !== 0) {
-        const dns = new DnsServer({ resolver: this.resolver, log: log.child('DNS'), options: { port: config.dnsPort, addresses: config.dnsAddresses, tld: config.queryTld, timeoutMs: config.dnsTimeoutMs } });
+        const dns = new DnsServer({ resolver: this.resolver, log: log.child('DNS'), options: { port: config.dnsPort, addresses: config.dnsAddresses, tld: config.queryTld, timeoutMs: config.dnsTimeoutMs, upstream: config.dnsServer } });
         await dns.start();
         this.started.push(dns);
         this.bound.push(...config.dnsAddresses.map((a) => `DNS ${formatAddress({ address: a, port: config.dnsPort })} (udp, tcp)`));
@@ -117,6 +151,28 @@ export class Daemon {
     log.info('Ready.');
   }
 
+  /** Every DHT of --mode, or a startup error; in dual mode an IPv6 DHT that cannot bind is left out. */
+  private async startDhts(): Promise<void> {
+    const { config, log } = this;
+    if (config.mode !== 'dual' && config.dhtAddress !== DEFAULTS.dhtAddress && isIP(config.dhtAddress) !== this.dht.nodes[0]!.family) {
+      throw new Error(`Invalid --dht-addr '${config.dhtAddress}' for --mode ${config.mode}`);
+    }
+    for (const node of [...this.dht.nodes]) {
+      try {
+        await node.start();
+      } catch (err) {
+        if (config.mode !== 'dual' || node.family !== 6) throw err;
+        log.warn(`No IPv6 DHT, running IPv4 only: ${(err as Error).message}`);
+        this.dht.remove(node);
+        await node.stop();
+        continue;
+      }
+      this.started.push(node);
+      node.socket.setAuthHandler((msg, rinfo) => this.auth.handle(msg, rinfo));
+      this.bound.push(`DHT ${formatAddress({ address: dhtAddress(config, node.family), port: node.boundPort() })} (udp)`);
+    }
+  }
+
   private async bootstrap(): Promise<void> {
     const { config, log } = this;
     const peerLog = log.child('PEERFILE');
@@ -126,9 +182,11 @@ export class Daemon {
       peerLog.info(`Imported ${fromFile.length} peers from: '${config.peerfile}'`);
       listed.push(...fromFile);
     }
-    const peers = await resolvePeers(listed, 4, peerLog);
-    if (this.stopping) return;
-    this.dht.bootstrap(peers);
+    for (const node of this.dht.nodes) {
+      const peers = await resolvePeers(listed, node.family, peerLog);
+      if (this.stopping) return;
+      node.bootstrap(peers);
+    }
   }
 
   stop(): Promise<void> {

@@ -2,7 +2,8 @@
 // console, control port and web reach the announcer, the DHT node and the resolver.
 import type { Announcer, Lifetime, ValueId } from './dht/announcer.js';
 import type { AuthModule } from './dht/auth.js';
-import type { DhtNode } from './dht/node.js';
+import { canonicalHost, formatCompactPeer } from './dht/compact.js';
+import type { DhtGroup } from './dht/group.js';
 import type { NodeControl, StatusInfo, ValueInfo } from './commands.js';
 import { formatAddress, UsageError } from './commands.js';
 import type { Config } from './config.js';
@@ -14,7 +15,8 @@ import { isIP } from 'node:net';
 
 export interface NodeModules {
   config: Config;
-  dht: DhtNode;
+  /** the daemon's DHTs, one per family */
+  dht: DhtGroup;
   announcer: Announcer;
   resolver: Resolver;
   auth: AuthModule;
@@ -51,7 +53,7 @@ export function createNodeControl(m: NodeModules): NodeControl {
         nodeId: m.dht.nodeId.toString('hex'),
         bound: m.bound,
         nodes: m.dht.nodeCounts(),
-        storage: { announcements: m.dht.store.size, ids: m.dht.store.ids, max: m.storageMax },
+        storage: { ...m.dht.storage(), max: m.storageMax },
         searches: m.dht.searchCount(),
         resolver: m.resolver.stats(),
         values: m.announcer.values().length,
@@ -76,15 +78,24 @@ export function createNodeControl(m: NodeModules): NodeControl {
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
-      const [resolved] = await resolvePeers([peer], 4, silentLogger);
-      if (!resolved) throw new Error(`cannot resolve '${peer.host}'`);
-      m.dht.ping(resolved);
-      return formatAddress({ address: resolved.host, port: resolved.port });
+      // A name is pinged on every DHT it resolves for; an address only on the DHT of its family.
+      const pinged: string[] = [];
+      for (const dht of m.dht.nodes) {
+        const [resolved] = await resolvePeers([peer], dht.family, silentLogger);
+        if (resolved && m.dht.ping(resolved)) pinged.push(formatAddress({ address: resolved.host, port: resolved.port }));
+      }
+      if (pinged.length === 0) {
+        const family = isIP(peer.host);
+        throw new Error(family ? `no IPv${family} DHT is running for '${peer.host}'` : `cannot resolve '${peer.host}'`);
+      }
+      return pinged.join(', ');
     },
     goodPeers: (max) => m.dht.goodNodes(max).map(formatAddress),
     blacklist(address: string) {
-      const ip = address.replace(/^\[(.*)\]$/, '$1');
-      if (!isIP(ip)) throw new UsageError(`'${address}' is not an IP address`);
+      const written = address.replace(/^\[(.*)\]$/, '$1');
+      if (!isIP(written)) throw new UsageError(`'${address}' is not an IP address`);
+      // as datagrams and compact peers write it (fd20:0::1 → fd20::1)
+      const ip = canonicalHost(written);
       if (!m.dht.block(ip)) throw new Error('the blacklist is full');
       m.resolver.dropAddress(ip);
       return ip;
@@ -96,14 +107,9 @@ export function createNodeControl(m: NodeModules): NodeControl {
       forwardings: () => ['Port forwarding (UPnP/NAT-PMP) is not built into this version.'],
       results: () => m.resolver.cachedEntries(),
       searches: () => m.resolver.runningSearches(),
-      storage: () => [...m.dht.store.entries()].map((e) => ({ id: e.id, peers: e.peers.map(formatCompactPeer) })),
+      storage: () => m.dht.storedEntries().map((e) => ({ id: e.id, peers: e.peers.map(formatCompactPeer) })),
       values: (): ValueInfo[] =>
         m.announcer.values().map((v) => ({ name: v.name, id: v.id.toString('hex'), port: v.port, keyed: v.secretKey !== undefined, lifetime: v.lifetime, nextInMs: v.nextAt - Date.now(), lastAcks: v.lastAcks })),
     },
   };
-}
-
-function formatCompactPeer(peer: Buffer): string {
-  if (peer.length !== 6) return peer.toString('hex');
-  return `${peer[0]}.${peer[1]}.${peer[2]}.${peer[3]}:${peer.readUInt16BE(4)}`;
 }

@@ -1,18 +1,41 @@
-// Command line of the daemon: yargs definitions → Config → Daemon. Nothing else lives here.
+// Command line of the daemon: yargs definitions (+ --config file) → Config → Daemon, and the process
+// duties around it (--daemon, --pidfile, --user; see src/process.ts). Nothing else lives here.
+//
+// Every failure before the daemon runs is one line on stderr (`kadnode: ...`) and exit code 1, with
+// nothing left started: no socket, no pid file, no detached child.
 import yargs from 'yargs';
-import { buildConfig, ConfigError } from '../config.js';
+import { buildConfig, ConfigError, type Config } from '../config.js';
+import { mergeOptions, readConfigFile } from '../config-file.js';
 import { Daemon } from '../daemon.js';
 import { encodeZ32Key, generateKeyPair } from '../identity/keys.js';
-import { createLogger } from '../log.js';
+import { createLogger, createSyslogSink, type Logger } from '../log.js';
 import { OPTION_BY_NAME, OPTIONS, type RawOptions } from '../options.js';
+import {
+  checkPidFile,
+  checkUserSwitch,
+  dropPrivileges,
+  isDaemonChild,
+  lookupUser,
+  ProcessError,
+  removePidFile,
+  reportFailure,
+  reportReady,
+  startDetached,
+  writePidFile,
+  type UserInfo,
+} from '../process.js';
 import { VERSION_LINE } from '../version.js';
 
-function fail(message: string): never {
-  process.stderr.write(`kadnode: ${message}\n`);
-  process.exit(1);
-}
+/** An error the operator caused: printed as one line, exit code 1. */
+class UsageError extends Error {}
 
 function parseArgs(argv: string[]): RawOptions {
+  // yargs reads `--daemon=yes` as false without a word; a value given to a flag is an error.
+  for (const arg of argv) {
+    if (arg === '--') break;
+    const m = /^--([^=]+)=(.*)$/s.exec(arg);
+    if (m && OPTION_BY_NAME.get(m[1]!)?.value === false) throw new UsageError(`No value expected for --${m[1]}: '${m[2]}'`);
+  }
   let parser = yargs(argv)
     .scriptName('kadnode')
     .usage('Usage: kadnode [options]\n\nA P2P DNS resolver on the BitTorrent Mainline DHT: answers <name>.p2p from the DHT.')
@@ -28,19 +51,28 @@ function parseArgs(argv: string[]): RawOptions {
     .strict()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(true)
-    .fail((message) => fail(message.split('\n')[0] ?? 'invalid arguments'))
+    .fail((message) => {
+      throw new UsageError(message?.split('\n')[0] || 'invalid arguments');
+    })
     .parseSync();
 
   const positional = parsed._;
-  if (positional.length > 0) fail(`Unknown argument: '${String(positional[0])}'`);
+  if (positional.length > 0) throw new UsageError(`Unknown argument: '${String(positional[0])}'`);
   const raw: RawOptions = {};
   for (const [key, value] of Object.entries(parsed)) {
     const spec = OPTION_BY_NAME.get(key);
     if (!spec || value === undefined) continue;
-    if (!spec.repeatable && Array.isArray(value)) fail(`Option was already set: --${key}`);
+    if (!spec.repeatable && Array.isArray(value)) throw new UsageError(`Option was already set: --${key}`);
     raw[key] = value as string | string[] | boolean;
   }
   return raw;
+}
+
+/** Command line, then the --config file on top (same options, same checks). */
+function loadOptions(argv: string[]): RawOptions {
+  const commandLine = parseArgs(argv);
+  const file = commandLine.config;
+  return typeof file === 'string' ? mergeOptions(commandLine, readConfigFile(file)) : commandLine;
 }
 
 function printNewKeys(): void {
@@ -48,17 +80,59 @@ function printNewKeys(): void {
   process.stdout.write(`public key: ${publicKey.toString('hex')}\nsecret key: ${secretKey.toString('hex')}\npublic key (z-base32): ${encodeZ32Key(publicKey)}\n`);
 }
 
-async function main(): Promise<void> {
-  const raw = parseArgs(process.argv.slice(2));
-  if (raw['auth-gen-keys'] === true) return printNewKeys();
-  let config;
-  try {
-    config = buildConfig(raw);
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    throw err;
+/** The message to print for an error, or undefined for a bug (printed with its stack). */
+function operatorMessage(err: unknown): string | undefined {
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof ProcessError) return err.message;
+  return undefined;
+}
+
+/** Runs the daemon in this process (foreground, or the detached child); resolves once it is ready. */
+async function runDaemon(config: Config, detached: boolean): Promise<void> {
+  const syslog = detached ? createSyslogSink({ tag: 'kadnode', pid: process.pid }) : null;
+  const log: Logger = syslog ? createLogger(config.verbosity, syslog.sink) : createLogger(config.verbosity);
+  let pidfileWritten = false;
+  const cleanupPidFile = () => {
+    if (!pidfileWritten || !config.pidfile) return;
+    pidfileWritten = false;
+    const result = removePidFile(config.pidfile);
+    if (result === 'emptied') log.warn(`Could not remove the pid file ${config.pidfile} (emptied it instead)`);
+    else if (result === 'failed') log.warn(`Could not remove the pid file ${config.pidfile}`);
+  };
+  const fatal = async (message: string): Promise<never> => {
+    if (detached) {
+      log.error(message);
+      await reportFailure(message);
+    } else {
+      process.stderr.write(`kadnode: ${message}\n`);
+    }
+    syslog?.close();
+    process.exit(1);
+  };
+
+  if (detached) {
+    // stdio is /dev/null: nothing would see a crash otherwise
+    process.on('uncaughtException', (err) => {
+      log.error(`Crashed: ${err.stack ?? err.message}`);
+      cleanupPidFile();
+      void fatal(err.message);
+    });
   }
-  const log = createLogger(config.verbosity);
+
+  // Checks that need no socket come first, so they start nothing.
+  let user: UserInfo | null = null;
+  try {
+    if (config.user) {
+      user = lookupUser(config.user);
+      checkUserSwitch(user);
+    }
+    if (config.pidfile) {
+      const { stalePid } = checkPidFile(config.pidfile);
+      if (stalePid !== undefined) log.info(`Replacing the stale pid file ${config.pidfile} (process ${stalePid} is gone)`);
+    }
+  } catch (err) {
+    return fatal(operatorMessage(err) ?? String(err));
+  }
+
   log.info(`Starting ${VERSION_LINE}`);
   const daemon = new Daemon(config, log);
   let exiting = false;
@@ -66,15 +140,70 @@ async function main(): Promise<void> {
     if (exiting) return;
     exiting = true;
     log.info(`Shutting down (${signal})...`);
-    void daemon.stop().then(() => process.exit(0));
+    void daemon.stop().then(() => {
+      cleanupPidFile();
+      syslog?.close();
+      process.exit(0);
+    });
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+
   try {
     await daemon.start();
   } catch (err) {
-    fail((err as Error).message);
+    // start() has stopped whatever it had started
+    return fatal((err as Error).message);
   }
+  if (exiting) return;
+  try {
+    // The pid file is written while still root (so it may live in a root-only directory such as /run)
+    // and handed to the user, then root is dropped: every socket is bound by now.
+    if (config.pidfile) {
+      writePidFile(config.pidfile, user);
+      pidfileWritten = true;
+    }
+    if (user) {
+      dropPrivileges(user);
+      log.info(`Running as user ${user.name} (uid ${user.uid}, gid ${user.gid})`);
+    }
+  } catch (err) {
+    await daemon.stop();
+    cleanupPidFile();
+    return fatal(operatorMessage(err) ?? (err as Error).message);
+  }
+  if (detached) await reportReady();
+}
+
+async function main(): Promise<void> {
+  const detached = isDaemonChild();
+  let config: Config;
+  try {
+    const raw = loadOptions(process.argv.slice(2));
+    if (raw['auth-gen-keys'] === true) return printNewKeys();
+    config = buildConfig(raw);
+  } catch (err) {
+    const message = operatorMessage(err);
+    if (message === undefined) throw err;
+    if (detached) await reportFailure(message);
+    else process.stderr.write(`kadnode: ${message}\n`);
+    process.exit(1);
+  }
+  // Daemon mode never reads the console from stdin (it is /dev/null).
+  if (config.daemon) config.cmdDisableStdin = true;
+
+  if (config.daemon && !detached) {
+    // The same arguments: the child reads the same options (and --config file) and knows by its
+    // environment and IPC channel that it is the detached one.
+    try {
+      await startDetached({ args: [process.argv[1]!, ...process.argv.slice(2)] });
+    } catch (err) {
+      process.stderr.write(`kadnode: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    process.exit(0);
+  }
+  await runDaemon(config, detached);
 }
 
 void main();

@@ -1,7 +1,9 @@
 // Schema check for KRPC messages before bittorrent-dht sees them. The library trusts field types
 // (e.g. `info_hash.toString('hex')`, `token.equals()`, `hash(a.k)`) and throws from inside the
-// socket handler, which would end the process; anything that does not fit BEP 5 / BEP 44 is dropped here.
+// socket handler, which would end the process; anything that does not fit BEP 5 / BEP 32 / BEP 44 is
+// dropped here. The family is the socket's: its replies carry peers (`values`) of that family only.
 import bencode from 'bencode';
+import { NODE_LENGTH, PEER_LENGTH, type Family } from './compact.js';
 
 type Dict = Record<string, unknown>;
 
@@ -9,6 +11,9 @@ const ID_LENGTH = 20;
 const MAX_TOKEN = 64;
 const MAX_SALT = 64;
 const MAX_V = 1000;
+// BEP 32 `want`: a short list of short strings ("n4", "n6"; unknown ones are ignored, not refused)
+const MAX_WANT = 8;
+const MAX_WANT_ENTRY = 16;
 
 const isDict = (x: unknown): x is Dict => typeof x === 'object' && x !== null && !ArrayBuffer.isView(x) && !Array.isArray(x);
 const isBytes = (x: unknown): x is Uint8Array => x instanceof Uint8Array;
@@ -22,7 +27,7 @@ function bytesOf(x: unknown, length?: number, max?: number): boolean {
 }
 
 /** Returns null when the message is acceptable, else a short reason for the log. */
-export function checkKrpc(buf: Buffer): string | null {
+export function checkKrpc(buf: Buffer, family: Family = 4): string | null {
   let msg: unknown;
   try {
     msg = bencode.decode(buf);
@@ -33,7 +38,7 @@ export function checkKrpc(buf: Buffer): string | null {
   if (!bytesOf(msg.t, undefined, 32) || (msg.t as Uint8Array).length === 0) return 'bad transaction id';
   switch (text(msg.y)) {
     case 'q': return checkQuery(msg);
-    case 'r': return checkReply(msg.r);
+    case 'r': return checkReply(msg.r, family);
     case 'e': return Array.isArray(msg.e) ? null : 'bad error body';
     default: return 'unknown message type';
   }
@@ -45,6 +50,9 @@ function checkQuery(msg: Dict): string | null {
   if (q === undefined) return 'query without name';
   if (!isDict(a)) return `${q}: arguments missing`;
   if (!bytesOf(a.id, ID_LENGTH)) return `${q}: bad node id`;
+  if (a.want !== undefined && !(Array.isArray(a.want) && a.want.length <= MAX_WANT && a.want.every((w) => bytesOf(w, undefined, MAX_WANT_ENTRY)))) {
+    return `${q}: bad want`;
+  }
   switch (q) {
     case 'ping':
       return null;
@@ -86,13 +94,13 @@ function checkSigned(d: Dict, what: string): string | null {
   return null;
 }
 
-function checkReply(r: unknown): string | null {
+function checkReply(r: unknown, family: Family): string | null {
   if (!isDict(r)) return 'reply: body missing';
   if (!bytesOf(r.id, ID_LENGTH)) return 'reply: bad node id';
   if (r.nodes !== undefined && !isBytes(r.nodes)) return 'reply: bad nodes';
-  if (r.nodes6 !== undefined && !isBytes(r.nodes6)) return 'reply: bad nodes6';
+  if (r.nodes6 !== undefined && !(isBytes(r.nodes6) && r.nodes6.length % NODE_LENGTH[6] === 0)) return 'reply: bad nodes6';
   if (r.token !== undefined && !bytesOf(r.token, undefined, MAX_TOKEN)) return 'reply: bad token';
-  if (r.values !== undefined && !(Array.isArray(r.values) && r.values.every((v) => isBytes(v)))) return 'reply: bad values';
+  if (r.values !== undefined && !(Array.isArray(r.values) && r.values.every((v) => bytesOf(v, PEER_LENGTH[family])))) return 'reply: bad values';
   if (r.k !== undefined || r.sig !== undefined) return checkSigned(r, 'reply');
   if (r.seq !== undefined && !isInt(r.seq)) return 'reply: bad seq';
   return null;

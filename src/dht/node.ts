@@ -1,9 +1,13 @@
 // The DHT node: bittorrent-dht on our own socket, with our bounded peer store and bootstrapping.
+// One node per address family: IPv4 speaks BEP 5 as the library does; IPv6 speaks BEP 32 (`nodes6`,
+// 18-byte peers) through the codec hooks that patches/ adds to k-rpc and bittorrent-dht. BEP 32 keeps
+// a routing table per family; two nodes of one daemon are linked as siblings to answer `want`.
 import DHT from 'bittorrent-dht';
 import KRpc from 'k-rpc';
 import KRpcSocket from 'k-rpc-socket';
 import type { Logger } from '../log.js';
 import type { PeerAddress } from '../types.js';
+import { canonicalHost, decodePeers, encodeNodes, familyOf, libraryCodec, NODES_KEY, parseNodes, REPLY_NODES, WANT, type Family } from './compact.js';
 import { PeerStore } from './peer-store.js';
 import { DhtSocket } from './socket.js';
 
@@ -19,6 +23,12 @@ export interface DhtNodeOptions {
   storage: { maxAgeMs: number; maxTotal: number; maxPerId: number };
   /** bounded: at most this many get_peers walks at once */
   maxSearches: number;
+  /** 4 (BEP 5, the default) or 6 (BEP 32: udp6 socket, IPv6 only, `nodes6`, 18-byte peers) */
+  family?: Family;
+  /** the DHTs of one daemon share their id (BEP 32 allows it); random when left out */
+  nodeId?: Buffer;
+  /** BEP 32 `want` sent with find_node/get_peers/get; left out (plain BEP 5 messages) by default */
+  want?: Family[];
 }
 
 /** What the resolver needs: a search that reports addresses as they arrive. */
@@ -44,14 +54,49 @@ export interface RoutingNode {
 // A node we heard from this recently counts as good (the Mainline rule, as in KadNode).
 const GOOD_NODE_AGE_MS = 15 * 60_000;
 const MAX_BLOCKED = 1024;
+const ID_LENGTH = 20;
+
+// Nodes of our family named in the sibling DHT's replies (BEP 32 `want`) are pinged while our table is
+// small: a few per reply, each address once.
+const OFFER_BELOW_NODES = 32;
+const OFFER_PER_REPLY = 4;
+const MAX_OFFERED = 4096;
+
+/** The parts of k-rpc / k-rpc-socket this file reaches into. */
+interface KrpcMessage {
+  q?: unknown;
+  a?: Record<string, unknown>;
+  r?: Record<string, unknown>;
+}
+type QueryCallback = (err: Error | null, res?: unknown, peer?: unknown) => void;
+interface KrpcSocketInternals {
+  query(peer: HostPort, message: KrpcMessage, cb?: QueryCallback): number | undefined;
+  on(event: 'response', listener: (message: KrpcMessage) => void): void;
+}
+interface RpcInternals {
+  _nodesKey?: string;
+  nodes: { closest(target: Buffer, n?: number): { id: Buffer; host: string; port: number }[] };
+  response(node: unknown, query: KrpcMessage, response: Record<string, unknown>, nodes?: unknown, cb?: unknown): void;
+}
+
+/** The `want` of a query (BEP 32), or null when it has none. */
+function wantOf(query: KrpcMessage): Set<string> | null {
+  const want = query.a?.want;
+  if (!Array.isArray(want)) return null;
+  return new Set(want.filter((w): w is Uint8Array => w instanceof Uint8Array).map((w) => Buffer.from(w).toString('latin1')));
+}
 
 // Re-run the self-lookup while the network forms, so early nodes learn of later ones.
 const POPULATE_AFTER_MS = [2_000, 10_000, 30_000];
 const BOOTSTRAP_RETRY_MAX_MS = 60_000;
 
 export class DhtNode implements Searcher, AnnounceTarget {
+  readonly family: Family;
   readonly socket: DhtSocket;
   readonly store: PeerStore;
+  /** the daemon's DHT of the other family, if it runs one */
+  private sibling: DhtNode | null = null;
+  private readonly offered = new Set<string>();
   private dht: DHT | null = null;
   private rpc: ReturnType<typeof KRpc> | null = null;
   private readonly peerListeners = new Map<string, Set<(peer: PeerAddress) => void>>();
@@ -61,16 +106,26 @@ export class DhtNode implements Searcher, AnnounceTarget {
   private readonly blocked = new Set<string>();
 
   constructor(private readonly log: Logger, private readonly options: DhtNodeOptions) {
-    this.socket = new DhtSocket(log);
+    this.family = options.family ?? 4;
+    this.socket = new DhtSocket(log, this.family);
     this.socket.isBlocked = (address) => this.blocked.has(address);
     this.store = new PeerStore({ ...options.storage, maxReply: 50 });
   }
 
   async start(): Promise<void> {
     await this.socket.bindTo(this.options.port, this.options.address);
-    const krpcSocket = KRpcSocket({ socket: this.socket, timeout: 2000 });
-    this.rpc = KRpc({ krpcSocket, bootstrap: [], idLength: 20 });
-    const dht = new DHT({ krpc: this.rpc, bootstrap: false });
+    const krpcSocket = KRpcSocket({ socket: this.socket, timeout: 2000 }) as KrpcSocketInternals;
+    // IPv4 keeps the library's own encodings; IPv6 hands it ours (the options exist through patches/).
+    const codec = this.family === 6 ? libraryCodec(6) : undefined;
+    const id = this.options.nodeId ? { id: this.options.nodeId } : {};
+    this.rpc = KRpc({ krpcSocket, bootstrap: [], idLength: ID_LENGTH, ...id, ...codec?.krpc });
+    const dhtOptions = { krpc: this.rpc, bootstrap: false as const, ...codec?.dht };
+    const dht = new DHT(dhtOptions);
+    if (codec && !DhtNode.patched(this.rpc, dht)) {
+      await new Promise<void>((resolve) => dht.destroy(() => resolve()));
+      throw new Error('IPv6 needs the BEP 32 patches of k-rpc and bittorrent-dht (patches/, applied by `npm install` through patch-package)');
+    }
+    this.extendRpc(krpcSocket);
     // bittorrent-dht keeps its stored peers in `_peers`; swap in the bounded, expiring store.
     const internals = dht as unknown as { _peers: { destroy(): void } };
     internals._peers.destroy();
@@ -83,7 +138,74 @@ export class DhtNode implements Searcher, AnnounceTarget {
     // The socket was bound before the library existed; tell it so its bucket refresh starts.
     this.socket.emit('listening');
     const bound = this.socket.address();
-    this.log.info(`Bind to ${bound.address}:${bound.port}`);
+    this.log.info(`Bind to ${this.family === 6 ? `[${bound.address}]` : bound.address}:${bound.port}`);
+  }
+
+  /** True when the library took the IPv6 codec (the patches are applied). */
+  private static patched(rpc: unknown, dht: unknown): boolean {
+    return (rpc as RpcInternals)._nodesKey === NODES_KEY[6] && (dht as { _decodePeers?: unknown })._decodePeers === decodePeers;
+  }
+
+  /** BEP 32 on top of the library: `want` in our queries, `want` answered in our replies, sibling's nodes. */
+  private extendRpc(krpcSocket: KrpcSocketInternals): void {
+    const want = this.options.want?.map((f) => WANT[f]);
+    if (want && want.length > 0) {
+      const query = krpcSocket.query.bind(krpcSocket);
+      krpcSocket.query = (peer, message, cb) => {
+        const q = typeof message.q === 'string' ? message.q : '';
+        if (message.a && (q === 'find_node' || q === 'get_peers' || q === 'get')) message.a.want = want;
+        return query(peer, message, cb);
+      };
+    }
+    const rpc = this.rpc as unknown as RpcInternals;
+    const respond = rpc.response.bind(rpc);
+    rpc.response = (node, query, response, nodes, cb) => {
+      if (typeof nodes === 'function') [cb, nodes] = [nodes, null];
+      const other = this.sibling;
+      const wanted = nodes && other ? wantOf(query) : null;
+      if (other && wanted?.has(WANT[other.family])) {
+        const target = query.a?.target ?? query.a?.info_hash;
+        if (target instanceof Uint8Array && target.length === ID_LENGTH) response[NODES_KEY[other.family]] = other.compactClosest(Buffer.from(target));
+        if (!wanted.has(WANT[this.family])) nodes = null;
+      }
+      respond(node, query, response, nodes, cb);
+    };
+    krpcSocket.on('response', (message) => {
+      const other = this.sibling;
+      const list = other ? message.r?.[NODES_KEY[other.family]] : undefined;
+      if (other && list instanceof Uint8Array) other.offerNodes(parseNodes(list, ID_LENGTH, other.family));
+    });
+  }
+
+  /** Link the daemon's DHT of the other family (null: unlink). */
+  setSibling(sibling: DhtNode | null): void {
+    this.sibling = sibling && sibling !== this && sibling.family !== this.family ? sibling : null;
+  }
+
+  /** The K closest nodes to a target in this family's compact form (`nodes` / `nodes6`). */
+  compactClosest(target: Buffer): Buffer {
+    const rpc = this.rpc as unknown as RpcInternals | null;
+    if (!rpc || !this.dht || this.dht.destroyed) return Buffer.alloc(0);
+    return encodeNodes(rpc.nodes.closest(target, REPLY_NODES), ID_LENGTH, this.family);
+  }
+
+  /**
+   * Nodes of our family that the other family's DHT learnt about: pinged while our table is small.
+   * Our own id is skipped: the DHTs of a daemon share it, so remote lists name us too.
+   */
+  offerNodes(nodes: Array<HostPort & { id: Buffer }>): void {
+    const dht = this.dht;
+    if (!dht || dht.destroyed || this.nodeCount() >= OFFER_BELOW_NODES) return;
+    let pinged = 0;
+    for (const node of nodes) {
+      if (pinged >= OFFER_PER_REPLY) break;
+      const key = `${node.host}|${node.port}`;
+      if (node.id.equals(dht.nodeId) || familyOf(node.host) !== this.family || this.offered.has(key) || this.blocked.has(node.host)) continue;
+      if (this.offered.size >= MAX_OFFERED) this.offered.clear();
+      this.offered.add(key);
+      pinged++;
+      this.ping(node);
+    }
   }
 
   get nodeId(): Buffer {
@@ -120,7 +242,7 @@ export class DhtNode implements Searcher, AnnounceTarget {
 
   /** Ping a node; it joins the routing table when it answers. */
   ping(peer: HostPort): void {
-    this.requireDht().addNode({ host: peer.host, port: peer.port });
+    this.requireDht().addNode({ host: canonicalHost(peer.host), port: peer.port });
   }
 
   /** Keep an address out of the routing table, out of every search, and out of results. */
@@ -154,6 +276,11 @@ export class DhtNode implements Searcher, AnnounceTarget {
 
   /** Ping the peers now and whenever the routing table runs empty. */
   bootstrap(peers: HostPort[]): void {
+    // Addresses of our family, IPv6 written as replies will come from (k-rpc-socket compares the text);
+    // host names only for IPv4, where the library resolves them as before.
+    peers = peers
+      .filter((p) => familyOf(p.host) === this.family || (familyOf(p.host) === null && this.family === 4))
+      .map((p) => ({ host: canonicalHost(p.host), port: p.port }));
     this.bootstrapPeers = peers;
     if (!this.rpc) return;
     this.rpc.bootstrap = peers;
@@ -232,7 +359,7 @@ export class DhtNode implements Searcher, AnnounceTarget {
     if (this.blocked.has(peer.host)) return;
     const listeners = this.peerListeners.get(infoHash.toString('hex'));
     if (!listeners) return;
-    const address: PeerAddress = { address: peer.host, port: peer.port, family: 4 };
+    const address: PeerAddress = { address: peer.host, port: peer.port, family: familyOf(peer.host) ?? this.family };
     for (const listener of listeners) listener(address);
   }
 

@@ -1,6 +1,8 @@
 // Announcements stored for other nodes. Replaces bittorrent-dht's record-cache (which by default
 // never expires and has no per-id bound) with exact expiry and two bounds. The interface is the
 // subset of record-cache that the library calls: add / get / remove / destroy / size.
+// Peers are compact and opaque here: 6 bytes on the IPv4 DHT, 18 on the IPv6 one (BEP 32), one store per
+// DHT; src/dht/compact.ts reads and formats them.
 
 export interface PeerStoreOptions {
   maxAgeMs: number;

@@ -18,9 +18,9 @@ export class DhtSocket extends EventEmitter {
   private bound = false;
   readonly counters = { krpc: 0, rejected: 0, auth: 0, libraryErrors: 0, blocked: 0 };
 
-  constructor(private readonly log: Logger, family: 4 | 6 = 4) {
+  constructor(private readonly log: Logger, private readonly family: 4 | 6 = 4) {
     super();
-    this.udp = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    this.udp = dgram.createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.family === 6 });
     this.udp.on('message', (msg, rinfo) => this.dispatch(msg, rinfo));
     this.udp.on('error', (err) => {
       // Bind errors are reported by bindTo(); later errors are logged and survived.
@@ -30,7 +30,8 @@ export class DhtSocket extends EventEmitter {
 
   bindTo(port: number, address: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const fail = (err: Error & { code?: string }) => reject(new Error(`cannot bind ${address}:${port}/udp: ${err.code ?? err.message}`));
+      const where = address.includes(':') ? `[${address}]` : address;
+      const fail = (err: Error & { code?: string }) => reject(new Error(`cannot bind ${where}:${port}/udp: ${err.code ?? err.message}`));
       this.udp.once('error', fail);
       this.udp.bind(port, address, () => {
         this.udp.off('error', fail);
@@ -62,7 +63,7 @@ export class DhtSocket extends EventEmitter {
       this.authHandler?.(msg, rinfo);
       return;
     }
-    const problem = checkKrpc(msg);
+    const problem = checkKrpc(msg, this.family);
     if (problem) {
       this.counters.rejected++;
       this.log.debug(`dropped packet from ${rinfo.address}:${rinfo.port}: ${problem}`);

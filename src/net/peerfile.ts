@@ -1,6 +1,7 @@
 // Bootstrap peers: parsing `host`, `host:port`, `ip:port`, `[ipv6]:port` and resolving host names.
 import { lookup } from 'node:dns/promises';
-import { readFile } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { isIP } from 'node:net';
 import type { Logger } from '../log.js';
 import type { HostPort } from '../dht/node.js';
@@ -76,4 +77,114 @@ export async function resolvePeers(peers: HostPort[], family: 4 | 6, log: Logger
     }),
   );
   return resolved.filter((p): p is HostPort => p !== null);
+}
+
+/** What the peer file needs from the DHT (one per family). */
+export interface PeerFileDht {
+  family: 4 | 6;
+  nodeCount(): number;
+  bootstrap(peers: HostPort[]): void;
+  goodNodes(max: number): { address: string; port: number }[];
+}
+
+export interface PeerFileOptions {
+  /** null: only static peers, nothing exported */
+  path: string | null;
+  /** exported to: false for the bundled read-only list */
+  writable: boolean;
+  staticPeers: HostPort[];
+  saveIntervalMs: number;
+  minUptimeMs: number;
+  /** re-read and re-resolve while the routing table stays empty */
+  retryMs: number;
+  maxExport: number;
+}
+
+export const MAX_EXPORTED_PEERS = 150;
+
+/** Peers of the peer file and --peer: imported at start and while the table is empty, exported atomically. */
+export class PeerFileService {
+  private readonly startedAt = Date.now();
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+
+  constructor(private readonly dhts: PeerFileDht[], private readonly log: Logger, private readonly options: PeerFileOptions) {}
+
+  start(): void {
+    void this.importPeers(true);
+    this.repeat(this.options.retryMs, () => {
+      if (this.dhts.some((d) => d.nodeCount() === 0)) void this.importPeers(false);
+    });
+    if (this.options.path && this.options.writable) this.repeat(this.options.saveIntervalMs, () => void this.exportPeers());
+  }
+
+  private repeat(ms: number, fn: () => void): void {
+    const timer = setInterval(fn, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private async importPeers(first: boolean): Promise<void> {
+    const listed = [...this.options.staticPeers];
+    if (this.options.path) {
+      const fromFile = await readPeerFile(this.options.path, this.log);
+      if (first) this.log.info(`Imported ${fromFile.length} peers from: '${this.options.path}'`);
+      listed.push(...fromFile);
+    }
+    for (const dht of this.dhts) {
+      if (!first && dht.nodeCount() > 0) continue;
+      const peers = await resolvePeers(listed, dht.family, this.log);
+      if (this.stopped) return;
+      dht.bootstrap(peers);
+    }
+  }
+
+  /** Returns the number written, or null when skipped. */
+  async exportPeers(): Promise<number | null> {
+    const { path } = this.options;
+    if (!path || !this.options.writable) return null;
+    if (Date.now() - this.startedAt < this.options.minUptimeMs) {
+      this.log.info(`No peers exported: kadnode needs to run at least ${Math.round(this.options.minUptimeMs / 1000)} s.`);
+      return null;
+    }
+    const peers = this.dhts.flatMap((d) => d.goodNodes(this.options.maxExport)).slice(0, this.options.maxExport);
+    if (peers.length === 0) {
+      this.log.info('No peers to export.');
+      return null;
+    }
+    const lines = peers.map((p) => (p.address.includes(':') ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`));
+    try {
+      await writeFileAtomic(path, lines.join('\n') + '\n');
+      this.log.info(`Exported ${peers.length} peers to: '${path}'`);
+      return peers.length;
+    } catch (err) {
+      this.log.warn(`Cannot write peer file '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return null;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    await this.exportPeers();
+  }
+}
+
+/** Temporary file in the same directory, flushed, then renamed: a crash leaves the old or the new file. */
+export async function writeFileAtomic(path: string, content: string): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const handle = await open(temp, 'w', 0o644);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
 }

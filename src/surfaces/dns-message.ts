@@ -1,5 +1,6 @@
 // DNS messages for the DNS surface: classify an incoming datagram or TCP frame, build the answer.
-// Pure logic, no I/O. All wire encoding and decoding goes through dns-packet.
+// Pure logic, no I/O. All wire encoding and decoding goes through dns-packet; only header fields (ID,
+// flags, counts) are read and written by hand.
 import { isIPv4, isIPv6 } from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, OptAnswer, Question } from 'dns-packet';
@@ -128,6 +129,8 @@ export interface ResponseOptions {
   ttl?: number;
   /** the zone we answer for (the TLD, e.g. 'p2p'): NXDOMAIN and NODATA carry its SOA */
   zone?: string;
+  /** an answer for a name we forward (proxy mode): RA instead of AA */
+  forwarded?: boolean;
 }
 
 /**
@@ -158,7 +161,7 @@ export function buildResponse(query: DnsQuery, rcode: Rcode, options: ResponseOp
   const negative = rcode === 'NXDOMAIN' || (rcode === 'NOERROR' && answers.length === 0);
   const authorities = negative && options.zone ? [soa(options.zone)] : [];
 
-  const flags = dnsPacket.AUTHORITATIVE_ANSWER | (query.rd ? RD : 0) | RCODE[rcode];
+  const flags = (options.forwarded ? dnsPacket.RECURSION_AVAILABLE : dnsPacket.AUTHORITATIVE_ANSWER) | (query.rd ? RD : 0) | RCODE[rcode];
   const opt = query.edns ? [optRecord()] : [];
   const head = { type: 'response' as const, id: query.id, questions: [query.packet.questions![0]] };
   const full = dnsPacket.encode({ ...head, flags, answers, authorities, additionals: [...additionals, ...opt] });
@@ -182,4 +185,102 @@ function soa(zone: string): Answer {
     ttl: NEGATIVE_TTL,
     data: { mname: 'localhost', rname: 'nobody.invalid', serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: NEGATIVE_TTL },
   };
+}
+
+// ---------------------------------------------------------------- proxy mode (dns-forwarder.ts)
+
+/** A copy of the message with another ID (the first two bytes of the header). */
+export function withId(msg: Buffer, id: number): Buffer {
+  const copy = Buffer.from(msg);
+  copy.writeUInt16BE(id, 0);
+  return copy;
+}
+
+export interface ReplyHeader {
+  id: number;
+  truncated: boolean;
+  /** the one question, or null when the reply has none or several, or they cannot be decoded */
+  question: { name: string; type: string; class: string } | null;
+}
+
+/**
+ * The header and question of a message that claims to be a response (QR set, opcode QUERY), or null.
+ * Only the header and question are decoded: the records after them pass through untouched, so a record
+ * type dns-packet would choke on cannot turn a good upstream answer into SERVFAIL.
+ */
+export function replyHeader(buf: Buffer): ReplyHeader | null {
+  if (buf.length < HEADER_SIZE) return null;
+  const flags = buf.readUInt16BE(2);
+  if (!(flags & QR) || flags & OPCODE_MASK) return null;
+  const head: ReplyHeader = { id: buf.readUInt16BE(0), truncated: (flags & dnsPacket.TRUNCATED_RESPONSE) !== 0, question: null };
+  if (buf.readUInt16BE(4) !== 1) return head;
+  // Zero counts for the other sections: dns-packet then stops after the question.
+  const questionOnly = Buffer.from(buf);
+  questionOnly.fill(0, 6, HEADER_SIZE);
+  try {
+    const q = dnsPacket.decode(questionOnly).questions?.[0];
+    if (q) head.question = { name: q.name, type: q.type, class: q.class ?? 'IN' };
+  } catch {
+    // undecodable question: no match possible
+  }
+  return head;
+}
+
+/**
+ * An upstream answer too large for the client's UDP limit: the upstream's flags and rcode with TC set,
+ * the question, and our OPT when the client sent one (RFC 2181 §9: the client retries over TCP).
+ */
+export function truncatedAnswer(query: DnsQuery, answer: Buffer): Buffer {
+  const flags = answer.readUInt16BE(2) & ~(QR | OPCODE_MASK);
+  return dnsPacket.encode({
+    type: 'response',
+    id: query.id,
+    flags: flags | dnsPacket.TRUNCATED_RESPONSE,
+    questions: [query.packet.questions![0]],
+    additionals: query.edns ? [optRecord()] : [],
+  });
+}
+
+/** One DNS message with its 2-byte length prefix, for TCP (RFC 1035 §4.2.2). */
+export function tcpFrame(msg: Buffer): Buffer {
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(msg.length);
+  return Buffer.concat([length, msg]);
+}
+
+/** Splits a TCP byte stream into DNS messages (2-byte length prefix); holds at most one partial frame. */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private need = -1;
+
+  /** true while part of a frame (or of its length) has arrived */
+  get partial(): boolean {
+    return this.size > 0 || this.need >= 0;
+  }
+
+  /** Calls onFrame for each complete message; false on a zero-length frame (the stream is unusable). */
+  push(chunk: Buffer, onFrame: (frame: Buffer) => void): boolean {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    for (;;) {
+      if (this.need < 0) {
+        if (this.size < 2) return true;
+        this.need = this.take(2).readUInt16BE(0);
+        if (this.need === 0) return false;
+      }
+      if (this.size < this.need) return true;
+      const frame = this.take(this.need);
+      this.need = -1;
+      onFrame(frame);
+    }
+  }
+
+  // Concatenates only once enough bytes are there, so a client sending one byte at a time costs O(n).
+  private take(n: number): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.size);
+    this.size -= n;
+    this.chunks = this.size > 0 ? [all.subarray(n)] : [];
+    return all.subarray(0, n);
+  }
 }

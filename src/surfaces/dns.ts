@@ -1,13 +1,18 @@
-// The DNS surface: UDP and TCP on each configured address; names under the TLD go to the resolver.
-// Unlike KadNode 1.x (KADNODE-1.x §5) it always answers (NXDOMAIN, SERVFAIL, REFUSED, FORMERR), never
-// forwards, compares the TLD case-insensitively and fails start() when a socket cannot be bound.
+// The DNS surface: UDP and TCP on each configured address; names under the TLD go to the resolver,
+// other names to the upstream of proxy mode (--dns-server, dns-forwarder.ts) or get REFUSED without one.
+// Unlike KadNode 1.x (KADNODE-1.x §5) it always answers (NXDOMAIN, SERVFAIL, REFUSED, FORMERR), binds
+// loopback unless told otherwise (a public address plus an upstream is an open resolver: warned at start),
+// compares the TLD case-insensitively and fails start() when a socket cannot be bound.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { getSystemErrorMap } from 'node:util';
 import { hasTld } from '../identity/query.js';
 import type { Logger } from '../log.js';
 import type { NameResolver, PeerAddress, Resolution } from '../types.js';
-import { buildResponse, maxUdpSize, parseQuery, TCP_MAX_SIZE, type Rcode } from './dns-message.js';
+import { DnsForwarder, type Upstream } from './dns-forwarder.js';
+import { buildResponse, FrameReader, maxUdpSize, parseQuery, TCP_MAX_SIZE, tcpFrame, truncatedAnswer, type DnsQuery, type Rcode } from './dns-message.js';
+
+export { FrameReader } from './dns-message.js';
 
 export interface DnsServerOptions {
   /** 0: an ephemeral port (tests) */
@@ -21,6 +26,10 @@ export interface DnsServerOptions {
   tcpIdleMs?: number;
   /** queries waiting for the resolver at once; beyond that SERVFAIL (default 1024) */
   maxPending?: number;
+  /** proxy mode: names outside the TLD are forwarded here (within timeoutMs); null/absent: REFUSED */
+  upstream?: Upstream | null;
+  /** proxy mode: forwarded queries out at once; beyond that SERVFAIL (default 1024) */
+  maxForwarded?: number;
 }
 
 export interface DnsServerDeps {
@@ -54,6 +63,7 @@ export class DnsServer {
   private readonly resolver: NameResolver;
   private readonly log: Logger;
   private readonly options: DnsServerOptions;
+  private readonly forwarder: DnsForwarder | null;
   private udp: dgram.Socket[] = [];
   private tcp: net.Server[] = [];
   private readonly connections = new Set<net.Socket>();
@@ -65,11 +75,26 @@ export class DnsServer {
     this.resolver = deps.resolver;
     this.log = deps.log.child('DNS');
     this.options = deps.options;
+    const upstream = deps.options.upstream;
+    this.forwarder = upstream
+      ? new DnsForwarder({ log: this.log, options: { upstream, timeoutMs: deps.options.timeoutMs, maxInFlight: deps.options.maxForwarded } })
+      : null;
   }
 
   async start(): Promise<void> {
     if (this.started) throw new Error('DNS: already started');
     this.started = true;
+    const upstream = this.options.upstream;
+    if (upstream) {
+      // Forwarding to ourselves would pass each query round until the in-flight bound is used up.
+      const self = this.options.port !== 0 && upstream.port === this.options.port
+        && this.options.addresses.some((a) => a === upstream.host || a === '0.0.0.0' || a === '::');
+      if (self) throw new Error(`DNS: --dns-server ${hostPort(upstream.host, upstream.port)} is this DNS server itself`);
+      const open = this.options.addresses.filter((a) => !isLoopback(a));
+      if (open.length > 0) {
+        this.log.warn(`Proxy mode on ${open.join(', ')}: anyone who can reach it can use ${hostPort(upstream.host, upstream.port)} through us (an open resolver) unless a firewall stops them`);
+      }
+    }
     try {
       for (const address of this.options.addresses) {
         const port = await this.bindPair(address);
@@ -149,6 +174,7 @@ export class DnsServer {
   }
 
   private async closeAll(): Promise<void> {
+    this.forwarder?.stop();
     for (const socket of this.connections) socket.destroy();
     const udp = this.udp.map((s) => new Promise<void>((done) => s.close(() => done())));
     const tcp = this.tcp.map((s) => new Promise<void>((done) => s.close(() => done())));
@@ -202,9 +228,7 @@ export class DnsServer {
         this.respond(frame, from, conn)
           .then((response) => {
             if (!response || socket.destroyed || !socket.writable) return;
-            const length = Buffer.alloc(2);
-            length.writeUInt16BE(response.length);
-            socket.write(Buffer.concat([length, response]));
+            socket.write(tcpFrame(response));
             if (socket.writableLength > MAX_UNREAD_BYTES) socket.destroy();
           })
           .catch((err) => this.log.warn(`TCP query from ${from}: ${oneLine(err)}`))
@@ -238,8 +262,11 @@ export class DnsServer {
     const reply = (rcode: Rcode, addresses?: PeerAddress[], ttl?: number) =>
       buildResponse(query, rcode, { maxSize, addresses, ttl, zone: this.options.tld });
     try {
-      // Not our zone: we are no forwarder (KadNode 1.x proxy mode made an open resolver).
-      if (!hasTld(name, this.options.tld) || query.question.class !== 'IN') return reply('REFUSED');
+      // Not our zone: the upstream's business in proxy mode, else not ours at all.
+      if (!hasTld(name, this.options.tld)) {
+        return this.forwarder ? await this.forward(msg, query, conn, maxSize, from) : reply('REFUSED');
+      }
+      if (query.question.class !== 'IN') return reply('REFUSED');
       if (!RESOLVED_TYPES.has(type)) return reply('NOERROR');
       if (this.pending >= (this.options.maxPending ?? MAX_PENDING) || (conn && conn.waiting >= MAX_WAITING_PER_CONNECTION)) {
         this.log.debug(`Too many pending queries, SERVFAIL for ${printable(name)} from ${from}`);
@@ -272,6 +299,28 @@ export class DnsServer {
     }
   }
 
+  /** Proxy mode: the upstream's answer with the client's ID, or SERVFAIL. */
+  private async forward(msg: Buffer, query: DnsQuery, conn: TcpConnection | null, maxSize: number, from: string): Promise<Buffer> {
+    const { name, type } = query.question;
+    const servfail = () => buildResponse(query, 'SERVFAIL', { maxSize, forwarded: true });
+    if (conn && conn.waiting >= MAX_WAITING_PER_CONNECTION) {
+      this.log.debug(`Too many pending queries on one connection, SERVFAIL for ${type} ${printable(name)} from ${from}`);
+      return servfail();
+    }
+    if (conn) conn.waiting++;
+    try {
+      const outcome = await this.forwarder!.forward(msg, query.question, conn ? 'tcp' : 'udp');
+      if (!outcome.ok) {
+        this.log.debug(`Forwarding ${type} ${printable(name)} from ${from} failed (${outcome.reason}): SERVFAIL`);
+        return servfail();
+      }
+      // Too big for this UDP client (the upstream may have been asked over TCP): TC, it asks again over TCP.
+      return outcome.answer.length > maxSize ? truncatedAnswer(query, outcome.answer) : outcome.answer;
+    } finally {
+      if (conn) conn.waiting--;
+    }
+  }
+
   private async resolve(name: string, conn: TcpConnection | null): Promise<Resolution> {
     this.pending++;
     if (conn) conn.waiting++;
@@ -281,43 +330,6 @@ export class DnsServer {
       this.pending--;
       if (conn) conn.waiting--;
     }
-  }
-}
-
-/** Splits a TCP byte stream into DNS messages (2-byte length prefix); holds at most one partial frame. */
-export class FrameReader {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  private need = -1;
-
-  /** true while part of a frame (or of its length) has arrived */
-  get partial(): boolean {
-    return this.size > 0 || this.need >= 0;
-  }
-
-  /** Calls onFrame for each complete message; false on a zero-length frame (the stream is unusable). */
-  push(chunk: Buffer, onFrame: (frame: Buffer) => void): boolean {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    for (;;) {
-      if (this.need < 0) {
-        if (this.size < 2) return true;
-        this.need = this.take(2).readUInt16BE(0);
-        if (this.need === 0) return false;
-      }
-      if (this.size < this.need) return true;
-      const frame = this.take(this.need);
-      this.need = -1;
-      onFrame(frame);
-    }
-  }
-
-  // Concatenates only once enough bytes are there, so a client sending one byte at a time costs O(n).
-  private take(n: number): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.size);
-    this.size -= n;
-    this.chunks = this.size > 0 ? [all.subarray(n)] : [];
-    return all.subarray(0, n);
   }
 }
 
@@ -335,6 +347,10 @@ function bindError(address: string, port: number, protocol: 'udp' | 'tcp', cause
 
 function hostPort(address: string, port: number): string {
   return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address.toLowerCase().startsWith('::ffff:127.');
 }
 
 function oneLine(err: unknown): string {

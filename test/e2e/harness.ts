@@ -127,6 +127,23 @@ export interface DaemonOptions {
   readyLine?: RegExp | null;
   /** bound for readyLine, default 20 s */
   readyTimeoutMs?: number;
+  /**
+   * Local peer discovery and UPnP/NAT-PMP send to multicast groups and the default gateway, so they stay
+   * off unless a test asks for them — and only a test inside a namespace may (the host's own LAN and
+   * gateway are never a test target).
+   */
+  lpd?: boolean;
+  portForwarding?: boolean;
+}
+
+/** The daemon arguments every test gets unless it opts in: no web port clashes, no LAN or gateway traffic. */
+export function safeDaemonArgs(opts: Pick<DaemonOptions, 'args' | 'netns' | 'lpd' | 'portForwarding'>): string[] {
+  if ((opts.lpd || opts.portForwarding) && !opts.netns) throw new Error('LPD and port forwarding are only tested inside a network namespace');
+  const args = [...opts.args];
+  if (!args.includes('--web-port')) args.push('--web-port', '0');
+  if (!opts.lpd && !args.includes('--lpd-disable')) args.push('--lpd-disable');
+  if (!opts.portForwarding && !args.includes('--fwd-disable')) args.push('--fwd-disable');
+  return args;
 }
 
 export interface ExitInfo {
@@ -335,7 +352,8 @@ export class Daemon {
  */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const label = opts.label ?? `kadnode ${opts.args.join(' ')}`;
-  const [file, argv] = inNetns(opts.netns, process.execPath, [kadnodeBin, ...opts.args]);
+  const args = safeDaemonArgs(opts);
+  const [file, argv] = inNetns(opts.netns, process.execPath, [kadnodeBin, ...args]);
   const child = spawn(file, argv, {
     stdio: [opts.stdin ?? 'pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
@@ -360,7 +378,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
 /** Runs a bin/kadnode process to completion (for option errors and such); bounded, then SIGKILL. */
 export function runKadnode(args: string[], opts: { netns?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
-  return run(opts.netns, process.execPath, [kadnodeBin, ...args], { timeoutMs: opts.timeoutMs ?? 15_000 });
+  return run(opts.netns, process.execPath, [kadnodeBin, ...safeDaemonArgs({ args, netns: opts.netns })], { timeoutMs: opts.timeoutMs ?? 15_000 });
 }
 
 /** Runs `bin/kadnode-ctl ARGS` (inside opts.netns when given); bounded. */

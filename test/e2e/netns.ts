@@ -14,6 +14,9 @@ import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } f
 
 export const SUBNET_PREFIX = '10.201.0.';
 export const SUBNET_BITS = 16;
+/** IPv6 on the same eth0s, added by addIPv6(): fd20::<index>/64 */
+export const SUBNET6_PREFIX = 'fd20::';
+export const SUBNET6_BITS = 64;
 
 // ---------------------------------------------------------------- process-exit cleanup registry
 
@@ -300,6 +303,19 @@ export class Network {
     const mine = new Set([this.bridgeNs, ...this.hosts.map((h) => h.name)]);
     return listNamespaces().filter((n) => mine.has(n));
   }
+}
+
+/** fd20::<index> of a host (index in hex, as IPv6 writes it). */
+export function hostIPv6(host: Host): string {
+  return `${SUBNET6_PREFIX}${host.index.toString(16)}`;
+}
+
+/**
+ * Gives every host of the network its fd20::<index>/64 on eth0 as well, without duplicate address
+ * detection (`nodad`), so the address is usable at once.
+ */
+export function addIPv6(net: Network): void {
+  for (const h of net.hosts) ip(['-n', h.name, 'addr', 'add', `${hostIPv6(h)}/${SUBNET6_BITS}`, 'dev', 'eth0', 'nodad']);
 }
 
 export interface CreateNetworkOptions {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket, Packet, RecordType, SoaData, SrvData } from 'dns-packet';
-import { buildResponse, maxUdpSize, parseQuery, TCP_MAX_SIZE, type DnsQuery, type ParseResult, type Rcode } from '../../src/surfaces/dns-message.js';
+import { buildResponse, maxUdpSize, parseQuery, replyHeader, TCP_MAX_SIZE, truncatedAnswer, withId, type DnsQuery, type ParseResult, type Rcode } from '../../src/surfaces/dns-message.js';
 import type { PeerAddress } from '../../src/types.js';
 
 const ZONE = '.p2p';
@@ -401,4 +401,42 @@ test('mutations of valid queries: never throws, always drop/error/query', () => 
     checkNeverThrows(buf, kinds);
   }
   assert.ok(kinds.drop > 0 && kinds.error > 0 && kinds.query > 0, JSON.stringify(kinds));
+});
+
+test('replyHeader: responses only; the question even when the records after it cannot be decoded', () => {
+  const q = { name: 'Example.Test', type: 'MX' as const, class: 'IN' as const };
+  const asQuery = dnsPacket.encode({ type: 'query', id: 5, questions: [q] });
+  assert.equal(replyHeader(asQuery), null);
+  assert.equal(replyHeader(Buffer.alloc(11)), null);
+  const good = dnsPacket.encode({ type: 'response', id: 6, flags: dnsPacket.TRUNCATED_RESPONSE, questions: [q] });
+  // claim one answer record and append bytes that are no record at all
+  const broken = Buffer.concat([good, Buffer.from([0xc0, 0xff, 0xff])]);
+  broken.writeUInt16BE(1, 6);
+  assert.throws(() => dnsPacket.decode(broken));
+  assert.deepEqual(replyHeader(broken), { id: 6, truncated: true, question: { name: 'Example.Test', type: 'MX', class: 'IN' } });
+  const none = dnsPacket.encode({ type: 'response', id: 7, questions: [] });
+  assert.deepEqual(replyHeader(none), { id: 7, truncated: false, question: null });
+});
+
+test('withId copies; truncatedAnswer keeps the upstream flags and rcode, sets TC, drops the records', () => {
+  const msg = dnsPacket.encode({ type: 'query', id: 1, questions: [{ name: 'a.test', type: 'TXT' }] });
+  const copy = withId(msg, 0xbeef);
+  assert.equal(copy.readUInt16BE(0), 0xbeef);
+  assert.equal(msg.readUInt16BE(0), 1);
+  const parsed = parseQuery(dnsPacket.encode({
+    type: 'query', id: 9, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name: 'a.test', type: 'TXT' }],
+    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232 } as dnsPacket.OptAnswer],
+  }));
+  assert.equal(parsed.kind, 'query');
+  const upstream = dnsPacket.encode({
+    type: 'response', id: 9, flags: dnsPacket.RECURSION_AVAILABLE | dnsPacket.RECURSION_DESIRED | 3,
+    questions: [{ name: 'a.test', type: 'TXT' }], answers: [{ type: 'TXT', name: 'a.test', data: 'x'.repeat(200) }],
+  });
+  const t = dnsPacket.decode(truncatedAnswer(parsed as DnsQuery, upstream)) as DecodedPacket & { rcode: string };
+  assert.equal(t.id, 9);
+  assert.equal(t.flag_tc, true);
+  assert.equal(t.flag_ra, true);
+  assert.equal(t.rcode, 'NXDOMAIN');
+  assert.equal(t.answers!.length, 0);
+  assert.deepEqual(t.additionals!.map((a) => a.type), ['OPT']);
 });

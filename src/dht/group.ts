@@ -1,0 +1,152 @@
+// The daemon's DHTs, one per address family (BEP 32 keeps a routing table per family), seen as one:
+// a search walks every DHT and reports addresses of both families as they come; a value is announced
+// on every DHT; datagrams (AUTH) leave through the socket of the address's family.
+import type { PeerAddress } from '../types.js';
+import { canonicalHost, familyOf, type Family } from './compact.js';
+import type { AnnounceTarget, DhtNode, HostPort, RoutingNode, Searcher } from './node.js';
+
+/** What the group needs of a member; DhtNode has it (tests hand in fakes). */
+export type GroupMember = Searcher &
+  AnnounceTarget &
+  Pick<DhtNode, 'family' | 'ping' | 'nodeCounts' | 'routingNodes' | 'goodNodes' | 'block' | 'blockedAddresses' | 'searchCount' | 'boundPort'> & {
+    readonly socket: { sendRaw(buf: Buffer, port: number, address: string): void };
+    readonly store: DhtNode['store'];
+    readonly nodeId: Buffer;
+    setSibling(sibling: GroupMember | null): void;
+  };
+
+export interface FamilyCounts {
+  family: Family;
+  all: number;
+  good: number;
+}
+
+export class DhtGroup<Member extends GroupMember = DhtNode> implements Searcher, AnnounceTarget {
+  private readonly members: Member[];
+
+  constructor(members: Member[]) {
+    if (members.length === 0) throw new Error('a DHT group needs at least one DHT');
+    if (new Set(members.map((m) => m.family)).size !== members.length) throw new Error('one DHT per address family');
+    // IPv4 first: its figures lead status lines and its id is the one shown.
+    this.members = [...members].sort((a, b) => a.family - b.family);
+    this.link();
+  }
+
+  /** The running DHTs, IPv4 first. */
+  get nodes(): readonly Member[] {
+    return this.members;
+  }
+
+  node(family: Family): Member | undefined {
+    return this.members.find((m) => m.family === family);
+  }
+
+  /** Takes a DHT out (its socket could not be bound, say); the last one stays. */
+  remove(member: Member): void {
+    const i = this.members.indexOf(member);
+    if (i < 0 || this.members.length === 1) return;
+    this.members.splice(i, 1);
+    member.setSibling(null);
+    this.link();
+  }
+
+  private link(): void {
+    for (const m of this.members) m.setSibling(this.members.find((o) => o.family !== m.family) ?? null);
+  }
+
+  get nodeId(): Buffer {
+    return this.members[0]!.nodeId;
+  }
+
+  // ---- Searcher: every DHT walks; done when all are
+
+  async search(id: Buffer, onPeer: (peer: PeerAddress) => void, signal: AbortSignal): Promise<void> {
+    await Promise.all(this.members.map((m) => m.search(id, onPeer, signal)));
+  }
+
+  // ---- AnnounceTarget
+
+  nodeCount(): number {
+    return this.members.reduce((n, m) => n + m.nodeCount(), 0);
+  }
+
+  /**
+   * Announces on every DHT. Returns the fewest nodes reached on any one of them, so the announcer's
+   * follow-ups go on until each DHT holds the value (not just the one that formed first).
+   */
+  async announce(id: Buffer, port: number): Promise<number> {
+    const acks = await Promise.all(this.members.map((m) => m.announce(id, port)));
+    return Math.min(...acks);
+  }
+
+  onNodeAdded(listener: () => void): void {
+    for (const m of this.members) m.onNodeAdded(listener);
+  }
+
+  // ---- per family
+
+  /** Sends a datagram from the DHT socket of the address's family; dropped when that DHT is not running. */
+  sendRaw(buf: Buffer, port: number, address: string): void {
+    const family = familyOf(address);
+    const member = family ? this.node(family) : undefined;
+    member?.socket.sendRaw(buf, port, address);
+  }
+
+  /** Pings an address on the DHT of its family; false when there is none. */
+  ping(peer: HostPort): boolean {
+    const family = familyOf(peer.host);
+    const member = family ? this.node(family) : undefined;
+    if (!member) return false;
+    member.ping({ host: canonicalHost(peer.host), port: peer.port });
+    return true;
+  }
+
+  // ---- figures and lists for status and the command table
+
+  nodeCounts(now = Date.now()): { all: number; good: number; families: FamilyCounts[] } {
+    const families = this.members.map((m) => ({ family: m.family, ...m.nodeCounts(now) }));
+    return { all: families.reduce((n, f) => n + f.all, 0), good: families.reduce((n, f) => n + f.good, 0), families };
+  }
+
+  routingNodes(now = Date.now()): RoutingNode[] {
+    return this.members.flatMap((m) => m.routingNodes(now));
+  }
+
+  /** Up to `max` good nodes of all families, most recently heard first. */
+  goodNodes(max: number): RoutingNode[] {
+    return this.members
+      .flatMap((m) => m.goodNodes(max))
+      .sort((a, b) => a.age - b.age)
+      .slice(0, max);
+  }
+
+  /** Blocks the address on every DHT; false when a blacklist is full. */
+  block(address: string): boolean {
+    return this.members.map((m) => m.block(address)).every(Boolean);
+  }
+
+  blockedAddresses(): string[] {
+    return [...new Set(this.members.flatMap((m) => m.blockedAddresses()))];
+  }
+
+  searchCount(): number {
+    return this.members.reduce((n, m) => n + m.searchCount(), 0);
+  }
+
+  storage(): { announcements: number; ids: number } {
+    return { announcements: this.members.reduce((n, m) => n + m.store.size, 0), ids: this.members.reduce((n, m) => n + m.store.ids, 0) };
+  }
+
+  /** Stored announcements per id, the peers of every family together. */
+  storedEntries(): { id: string; peers: Buffer[] }[] {
+    const byId = new Map<string, Buffer[]>();
+    for (const m of this.members) {
+      for (const e of m.store.entries()) byId.set(e.id, [...(byId.get(e.id) ?? []), ...e.peers]);
+    }
+    return [...byId].map(([id, peers]) => ({ id, peers }));
+  }
+
+  boundPort(): number {
+    return this.members[0]!.boundPort();
+  }
+}

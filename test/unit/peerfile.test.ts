@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { HostPort } from '../../src/dht/node.js';
+import { silentLogger } from '../../src/log.js';
+import { PeerFileService, writeFileAtomic, type PeerFileDht } from '../../src/net/peerfile.js';
+
+class FakeDht implements PeerFileDht {
+  bootstraps: HostPort[][] = [];
+  constructor(public family: 4 | 6, public nodes = 0, private good: { address: string; port: number }[] = []) {}
+  nodeCount() { return this.nodes; }
+  bootstrap(peers: HostPort[]) { this.bootstraps.push(peers); }
+  goodNodes(max: number) { return this.good.slice(0, max); }
+}
+
+function tempDir(t: { after(fn: () => void): void }) {
+  const dir = mkdtempSync(join(tmpdir(), 'kadnode-peerfile-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const base = { staticPeers: [], saveIntervalMs: 3_600_000, minUptimeMs: 0, retryMs: 3_600_000, maxExport: 150, writable: true };
+const settle = () => new Promise((r) => setTimeout(r, 30));
+
+test('imports the file and static peers, each family to its DHT', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'peers.txt');
+  writeFileSync(path, '# peers\n10.201.0.1:6881\n[fd20::1]:7000\n10.201.0.2\n');
+  const v4 = new FakeDht(4);
+  const v6 = new FakeDht(6);
+  const service = new PeerFileService([v4, v6], silentLogger, { ...base, path, staticPeers: [{ host: '10.201.0.9', port: 1 }] });
+  service.start();
+  await settle();
+  assert.deepEqual(v4.bootstraps, [[{ host: '10.201.0.9', port: 1 }, { host: '10.201.0.1', port: 6881 }, { host: '10.201.0.2', port: 6881 }]]);
+  assert.deepEqual(v6.bootstraps, [[{ host: 'fd20::1', port: 7000 }]]);
+  await service.stop();
+});
+
+test('re-imports while the routing table stays empty, not after', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'peers.txt');
+  writeFileSync(path, '10.201.0.1:6881\n');
+  const dht = new FakeDht(4);
+  const service = new PeerFileService([dht], silentLogger, { ...base, path, retryMs: 40, writable: false });
+  service.start();
+  await new Promise((r) => setTimeout(r, 150));
+  const whileEmpty = dht.bootstraps.length;
+  assert.ok(whileEmpty >= 2, `imported ${whileEmpty} times`);
+  dht.nodes = 5;
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(dht.bootstraps.length, whileEmpty);
+  await service.stop();
+});
+
+test('exports good peers atomically, IPv6 in brackets, at most the bound', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'peers.txt');
+  writeFileSync(path, 'old content\n');
+  const good = Array.from({ length: 200 }, (_, i) => ({ address: `10.201.${i >> 8}.${i & 255}`, port: 6881 }));
+  const service = new PeerFileService([new FakeDht(4, 200, good), new FakeDht(6, 1, [{ address: 'fd20::5', port: 6881 }])], silentLogger, { ...base, path, maxExport: 150 });
+  assert.equal(await service.exportPeers(), 150);
+  const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+  assert.equal(lines.length, 150);
+  assert.equal(lines[0], '10.201.0.0:6881');
+  const both = new PeerFileService([new FakeDht(4, 1, [good[0]!]), new FakeDht(6, 1, [{ address: 'fd20::5', port: 6881 }])], silentLogger, { ...base, path });
+  await both.exportPeers();
+  assert.equal(readFileSync(path, 'utf8'), '10.201.0.0:6881\n[fd20::5]:6881\n');
+  assert.deepEqual(readdirSync(dir), ['peers.txt'], 'no temporary file left');
+});
+
+test('never exports before the minimum uptime, nor to the bundled list, nor an empty list', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'peers.txt');
+  writeFileSync(path, 'keep\n');
+  const dht = new FakeDht(4, 1, [{ address: '10.201.0.1', port: 6881 }]);
+  assert.equal(await new PeerFileService([dht], silentLogger, { ...base, path, minUptimeMs: 60_000 }).exportPeers(), null);
+  assert.equal(await new PeerFileService([dht], silentLogger, { ...base, path, writable: false }).exportPeers(), null);
+  assert.equal(await new PeerFileService([new FakeDht(4)], silentLogger, { ...base, path }).exportPeers(), null);
+  assert.equal(readFileSync(path, 'utf8'), 'keep\n');
+});
+
+test('exports on stop; a write error is reported, not thrown', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'peers.txt');
+  const dht = new FakeDht(4, 1, [{ address: '10.201.0.1', port: 6881 }]);
+  const service = new PeerFileService([dht], silentLogger, { ...base, path });
+  service.start();
+  await service.stop();
+  assert.equal(readFileSync(path, 'utf8'), '10.201.0.1:6881\n');
+  const warnings: string[] = [];
+  const missingDir = new PeerFileService([dht], { ...silentLogger, warn: (m) => warnings.push(m) }, { ...base, path: join(dir, 'no/such/dir/peers.txt') });
+  assert.equal(await missingDir.exportPeers(), null);
+  assert.match(warnings[0]!, /Cannot write peer file .*ENOENT/);
+});
+
+test('writeFileAtomic replaces the file whole', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'f');
+  writeFileSync(path, 'a'.repeat(10_000));
+  chmodSync(path, 0o600);
+  await writeFileAtomic(path, 'new\n');
+  assert.equal(readFileSync(path, 'utf8'), 'new\n');
+  assert.deepEqual(readdirSync(dir), ['f']);
+});
