@@ -7,9 +7,11 @@ import type { Family } from './dht/compact.js';
 import { DhtGroup } from './dht/group.js';
 import { DhtNode } from './dht/node.js';
 import { CommandTable, formatAddress } from './commands.js';
-import { DEFAULTS, type Config } from './config.js';
+import { DEFAULT_PEERFILE, DEFAULTS, type Config } from './config.js';
 import type { Logger } from './log.js';
-import { readPeerFile, resolvePeers } from './net/peerfile.js';
+import { LPD_PORT, LpdService } from './net/lpd.js';
+import { MAX_EXPORTED_PEERS, PeerFileService } from './net/peerfile.js';
+import { forwardedPorts, PortMapper } from './net/portmap.js';
 import { DEFAULT_RESOLVER_OPTIONS, Resolver } from './resolver.js';
 import { ConsoleSurface } from './surfaces/console.js';
 import { ControlSurface } from './surfaces/control.js';
@@ -64,6 +66,8 @@ export class Daemon {
   readonly resolver: Resolver;
   readonly auth: AuthModule;
   readonly commands: CommandTable;
+  /** UPnP/NAT-PMP; null with --fwd-disable or an IPv6-only DHT (no NAT to open) */
+  readonly portMapper: PortMapper | null;
   private stopping: Promise<void> | null = null;
   /** "DHT 0.0.0.0:6881 (udp)", ... for status */
   private readonly bound: string[] = [];
@@ -77,6 +81,10 @@ export class Daemon {
       log: log.child('AUTH'),
     });
     this.resolver = new Resolver({ dht: this.dht, own: this.announcer, log: log.child('RES'), keys: config.keys, verifier: this.auth }, { ...DEFAULT_RESOLVER_OPTIONS, tld: config.queryTld });
+    this.portMapper =
+      config.fwdDisable || config.mode === 'ipv6'
+        ? null
+        : new PortMapper({ log: log.child('FWD'), options: { ports: forwardedPorts(config.port, config.valueIds.map((v) => v.port)) } });
     this.commands = new CommandTable({
       resolver: this.resolver,
       lookupTimeoutMs: config.lookupTimeoutMs,
@@ -90,6 +98,7 @@ export class Daemon {
         startedAt: Date.now(),
         storageMax: STORAGE_LIMITS.maxTotal,
         bound: this.bound,
+        portMapper: this.portMapper,
         constants: {
           ANNOUNCE_INTERVAL_MIN: DEFAULT_ANNOUNCER_OPTIONS.intervalMs / 60_000,
           STORAGE_MAX_AGE_MIN: STORAGE_LIMITS.maxAgeMs / 60_000,
@@ -116,9 +125,39 @@ export class Daemon {
       this.started.push(this.auth);
       log.info(`Node ID: ${this.dht.nodeId.toString('hex')}`);
 
+      // Bootstrap peers now; the peer file is written back when we stop, before the DHTs close.
+      const peerFile = new PeerFileService(this.dht.nodes, log.child('PEERFILE'), {
+        path: config.peerfile,
+        writable: config.peerfile !== null && config.peerfile !== DEFAULT_PEERFILE,
+        staticPeers: config.peers,
+        saveIntervalMs: config.peerfileSaveIntervalMs,
+        minUptimeMs: config.peerfileMinUptimeMs,
+        retryMs: 5 * 60_000,
+        maxExport: MAX_EXPORTED_PEERS,
+      });
+      peerFile.start();
+      this.started.push(peerFile);
+
+      // Local peer discovery: one service per running DHT, after it (LPD pings through it), stopped before it.
+      if (config.lpd) {
+        for (const node of this.dht.nodes) {
+          const group = node.family === 6 ? config.lpd.ipv6 : config.lpd.ipv4;
+          const lpd = new LpdService({ dht: node, log: log.child('LPD'), options: { group, family: node.family } });
+          await lpd.start();
+          this.started.push(lpd);
+          if (lpd.active) this.bound.push(`LPD ${formatAddress({ address: group, port: LPD_PORT })} (udp multicast)`);
+        }
+      }
+
       for (const value of values) this.announcer.add(value);
       this.announcer.start();
       this.started.push(this.announcer, this.resolver);
+
+      if (this.portMapper) {
+        // Finds the gateway in the background (bounded) and returns at once; stop() removes the mappings.
+        this.portMapper.start();
+        this.started.push(this.portMapper);
+      }
 
       if (config.dnsPort !== 0) {
         const dns = new DnsServer({ resolver: this.resolver, log: log.child('DNS'), options: { port: config.dnsPort, addresses: config.dnsAddresses, tld: config.queryTld, timeoutMs: config.dnsTimeoutMs, upstream: config.dnsServer } });
@@ -147,7 +186,6 @@ export class Daemon {
       await this.stop();
       throw err;
     }
-    void this.bootstrap();
     log.info('Ready.');
   }
 
@@ -170,22 +208,6 @@ export class Daemon {
       this.started.push(node);
       node.socket.setAuthHandler((msg, rinfo) => this.auth.handle(msg, rinfo));
       this.bound.push(`DHT ${formatAddress({ address: dhtAddress(config, node.family), port: node.boundPort() })} (udp)`);
-    }
-  }
-
-  private async bootstrap(): Promise<void> {
-    const { config, log } = this;
-    const peerLog = log.child('PEERFILE');
-    const listed = [...config.peers];
-    if (config.peerfile) {
-      const fromFile = await readPeerFile(config.peerfile, peerLog);
-      peerLog.info(`Imported ${fromFile.length} peers from: '${config.peerfile}'`);
-      listed.push(...fromFile);
-    }
-    for (const node of this.dht.nodes) {
-      const peers = await resolvePeers(listed, node.family, peerLog);
-      if (this.stopping) return;
-      node.bootstrap(peers);
     }
   }
 

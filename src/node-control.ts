@@ -9,6 +9,7 @@ import { formatAddress, UsageError } from './commands.js';
 import type { Config } from './config.js';
 import { identify, QueryError } from './identity/query.js';
 import { parseHostPort, resolvePeers } from './net/peerfile.js';
+import type { PortMapper } from './net/portmap.js';
 import type { Resolver } from './resolver.js';
 import { silentLogger } from './log.js';
 import { isIP } from 'node:net';
@@ -26,6 +27,8 @@ export interface NodeModules {
   /** what is bound where, filled in as the surfaces start */
   bound: string[];
   constants: Record<string, number | string>;
+  /** null: forwarding disabled (--fwd-disable, or --mode ipv6) */
+  portMapper: PortMapper | null;
 }
 
 /** A value id as announced: a secret key means the DHT port, where challenges arrive (KADNODE-1.x §2.4). */
@@ -68,6 +71,8 @@ export function createNodeControl(m: NodeModules): NodeControl {
         throw new UsageError((err as Error).message);
       }
       m.announcer.add(value, lifetime);
+      // An explicit port is forwarded too, until shutdown (KADNODE-1.x §11).
+      if (port !== undefined) m.portMapper?.addPort(value.port);
       return { port: value.port };
     },
     announceAll: () => m.announcer.announceAll(),
@@ -104,7 +109,7 @@ export function createNodeControl(m: NodeModules): NodeControl {
       blacklist: () => m.dht.blockedAddresses(),
       buckets: () => m.dht.routingNodes().map((n) => ({ id: n.id, address: n.address, port: n.port, ageMs: n.age })),
       constants: () => m.constants,
-      forwardings: () => ['Port forwarding (UPnP/NAT-PMP) is not built into this version.'],
+      forwardings: () => (m.portMapper ? m.portMapper.list() : ['Port forwarding is disabled (--fwd-disable, or --mode ipv6).']),
       results: () => m.resolver.cachedEntries(),
       searches: () => m.resolver.runningSearches(),
       storage: () => m.dht.storedEntries().map((e) => ({ id: e.id, peers: e.peers.map(formatCompactPeer) })),

@@ -4,7 +4,7 @@ import type { Searcher } from './dht/node.js';
 import type { KeyRing } from './identity/patterns.js';
 import { identify, QueryError, type Identifier } from './identity/query.js';
 import type { Logger } from './log.js';
-import type { NameResolver, PeerAddress, Resolution, ResolveOptions } from './types.js';
+import type { Family, NameResolver, PeerAddress, Resolution, ResolveOptions } from './types.js';
 
 export interface OwnValues {
   portFor(id: Buffer): number | undefined;
@@ -51,8 +51,11 @@ interface CacheEntry {
 }
 
 interface Waiter {
+  family: Family | undefined;
   wake(resolution: Resolution): void;
 }
+
+const hasFamily = (addresses: PeerAddress[], family: Family | undefined) => family === undefined ? addresses.length > 0 : addresses.some((a) => a.family === family);
 
 // A keyed name may draw fake addresses from the DHT; check more candidates than we keep.
 const CANDIDATES_PER_ADDRESS = 4;
@@ -82,7 +85,7 @@ export class Resolver implements NameResolver {
     this.log = deps.log;
   }
 
-  async resolve(name: string, { timeoutMs }: ResolveOptions): Promise<Resolution> {
+  async resolve(name: string, { timeoutMs, family }: ResolveOptions): Promise<Resolution> {
     let ident: Identifier;
     try {
       ident = identify(name, this.options.tld, this.deps.keys);
@@ -104,7 +107,7 @@ export class Resolver implements NameResolver {
       return { status: 'found', addresses: cached.addresses, ttl: this.ttlFor(age) };
     }
 
-    return this.waitForSearch(key, ident, timeoutMs);
+    return this.waitForSearch(key, ident, timeoutMs, family);
   }
 
   /** Cached answers, newest use last. */
@@ -156,12 +159,13 @@ export class Resolver implements NameResolver {
     return entry;
   }
 
-  private waitForSearch(key: string, ident: Identifier, timeoutMs: number): Promise<Resolution> {
+  private waitForSearch(key: string, ident: Identifier, timeoutMs: number, family: Family | undefined): Promise<Resolution> {
     const search = this.searches.get(key) ?? this.startSearch(key, ident);
     if (!search) return Promise.resolve({ status: 'busy', addresses: [], ttl: 0, reason: 'too many searches' });
-    if (search.addresses.length > 0) return Promise.resolve(this.found(search.addresses));
+    if (hasFamily(search.addresses, family)) return Promise.resolve(this.found(search.addresses));
     return new Promise((resolve) => {
       const waiter: Waiter = {
+        family,
         wake: (resolution) => {
           clearTimeout(timer);
           search.waiters.delete(waiter);
@@ -186,8 +190,8 @@ export class Resolver implements NameResolver {
     const accept = (peer: PeerAddress) => {
       if (search.addresses.length >= this.options.maxAddresses) return;
       search.addresses.push(peer);
-      // First address: answer everyone waiting now rather than at the end of the walk.
-      for (const waiter of [...search.waiters]) waiter.wake(this.found(search.addresses));
+      // First address of the family a waiter asked for: answer it now rather than at the end of the walk.
+      for (const waiter of [...search.waiters]) if (hasFamily([peer], waiter.family)) waiter.wake(this.found(search.addresses));
     };
     const { publicKey } = ident;
     const verifier = this.deps.verifier;

@@ -26,6 +26,8 @@ export interface Resolution {
 export interface ResolveOptions {
   /** how long to wait for the first address */
   timeoutMs: number;
+  /** wait for an address of this family (A: 4, AAAA: 6); the answer still holds every address found */
+  family?: Family;
 }
 
 /** What every surface needs from the resolver. */

@@ -132,6 +132,11 @@ export class DhtNode implements Searcher, AnnounceTarget {
     internals._peers = this.store;
     dht.on('peer', (peer: { host: string; port: number }, infoHash: Buffer) => this.onPeer(peer, infoHash));
     dht.on('warning', (err: Error) => this.log.debug(`warning: ${err.message}`));
+    // A ping that reached our own address (LPD, import, a peer file listing us) answers with our id;
+    // the library's addNode does not check it, so we do.
+    dht.on('node', (node: { id?: Buffer }) => {
+      if (node.id && node.id.equals(dht.nodeId)) dht.removeNode(node.id);
+    });
     dht.on('error', (err: Error) => this.log.warn(`error: ${err.message}`));
     dht.setMaxListeners(0);
     this.dht = dht;

@@ -108,7 +108,7 @@ export class PeerFileService {
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
 
-  constructor(private readonly dhts: PeerFileDht[], private readonly log: Logger, private readonly options: PeerFileOptions) {}
+  constructor(private readonly dhts: readonly PeerFileDht[], private readonly log: Logger, private readonly options: PeerFileOptions) {}
 
   start(): void {
     void this.importPeers(true);

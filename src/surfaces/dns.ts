@@ -272,7 +272,7 @@ export class DnsServer {
         this.log.debug(`Too many pending queries, SERVFAIL for ${printable(name)} from ${from}`);
         return reply('SERVFAIL');
       }
-      const result = await this.resolve(name, conn);
+      const result = await this.resolve(name, type, conn);
       switch (result.status) {
         case 'found':
           return reply('NOERROR', result.addresses, result.ttl);
@@ -321,11 +321,13 @@ export class DnsServer {
     }
   }
 
-  private async resolve(name: string, conn: TcpConnection | null): Promise<Resolution> {
+  /** A and AAAA wait for an address of their family, so a dual-stack name does not answer AAAA empty too early. */
+  private async resolve(name: string, type: string, conn: TcpConnection | null): Promise<Resolution> {
     this.pending++;
     if (conn) conn.waiting++;
     try {
-      return await this.resolver.resolve(name, { timeoutMs: this.options.timeoutMs });
+      const family = type === 'A' ? 4 : type === 'AAAA' ? 6 : undefined;
+      return await this.resolver.resolve(name, { timeoutMs: this.options.timeoutMs, ...(family ? { family } : {}) });
     } finally {
       this.pending--;
       if (conn) conn.waiting--;

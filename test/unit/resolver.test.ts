@@ -179,3 +179,25 @@ test('keyed names whose addresses all fail verification are not found', async ()
   assert.equal(r.status, 'notfound');
   assert.deepEqual(r.addresses, []);
 });
+
+test('a query for one family waits for an address of that family, or for the end of the search', async () => {
+  const { dht, resolver } = setup();
+  const v6 = resolver.resolve('dual.p2p', { timeoutMs: 5000, family: 6 });
+  const v4 = resolver.resolve('dual.p2p', { timeoutMs: 5000, family: 4 });
+  dht.calls[0]!.emit(peer(1));
+  const first = await v4;
+  assert.deepEqual(first.addresses, [peer(1)]);
+  let v6Done = false;
+  void v6.then(() => (v6Done = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(v6Done, false, 'an IPv4 address does not answer AAAA');
+  const six: PeerAddress = { address: 'fd20::1', port: 6881, family: 6 };
+  dht.calls[0]!.emit(six);
+  assert.deepEqual((await v6).addresses, [peer(1), six]);
+  const onlyV4 = resolver.resolve('v4only.p2p', { timeoutMs: 5000, family: 6 });
+  dht.calls[1]!.emit(peer(2));
+  dht.calls[1]!.finish();
+  const r = await onlyV4;
+  assert.equal(r.status, 'found', 'the name exists: the DNS surface answers NODATA');
+  assert.deepEqual(r.addresses, [peer(2)]);
+});
