@@ -1,6 +1,6 @@
 // Bootstrap peers: parsing `host`, `host:port`, `ip:port`, `[ipv6]:port` and resolving host names.
 import { lookup } from 'node:dns/promises';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isIP } from 'node:net';
 import type { Logger } from '../log.js';
@@ -111,6 +111,7 @@ export class PeerFileService {
   constructor(private readonly dhts: readonly PeerFileDht[], private readonly log: Logger, private readonly options: PeerFileOptions) {}
 
   start(): void {
+    if (this.options.path && this.options.writable) void removeStaleTemporaries(this.options.path);
     void this.importPeers(true);
     this.repeat(this.options.retryMs, () => {
       if (this.dhts.some((d) => d.nodeCount() === 0)) void this.importPeers(false);
@@ -168,6 +169,19 @@ export class PeerFileService {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     await this.exportPeers();
+  }
+}
+
+/** Temporary files of writers that were killed mid-write (their pid is in the name). */
+async function removeStaleTemporaries(path: string): Promise<void> {
+  const prefix = `.${basename(path)}.`;
+  try {
+    for (const name of await readdir(dirname(path))) {
+      const pid = name.startsWith(prefix) && name.endsWith('.tmp') ? Number(name.slice(prefix.length, -4)) : NaN;
+      if (Number.isInteger(pid) && pid !== process.pid) await rm(join(dirname(path), name), { force: true });
+    }
+  } catch {
+    // an unreadable directory shows up when the file is written
   }
 }
 
