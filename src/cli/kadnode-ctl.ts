@@ -12,8 +12,8 @@ function fail(message: string, code = 2): never {
 
 const args = yargs(process.argv.slice(2))
   .scriptName('kadnode-ctl')
-  .usage('Usage: kadnode-ctl [-p <port>] <command> [<args>...]\n\nCommands: status, lookup <name>, help')
-  .parserConfiguration({ 'camel-case-expansion': false, 'halt-at-non-option': true })
+  .usage('Usage: kadnode-ctl [-p <port>] <command> [<args>...]\n\nCommands: status, lookup <name>, announce [<name>[:<port>] [<minutes>]], import <addr>, export, blacklist <addr>,\nlist blacklist|buckets|constants|forwardings|results|searches|storage|values, help')
+  .parserConfiguration({ 'camel-case-expansion': false, 'halt-at-non-option': true, 'parse-positional-numbers': false, 'parse-numbers': false })
   .option('p', { alias: 'port', type: 'string', requiresArg: true, describe: `Control port of the daemon (default ${DEFAULTS.cmdPort})` })
   .help('help', 'Print this help and exit')
   .alias('help', 'h')

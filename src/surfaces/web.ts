@@ -23,6 +23,8 @@ const STATUS_OF: Record<ResultKind, number> = { ok: 200, usage: 400, notfound: 4
 
 const MAX_CONNECTIONS = 64;
 const MAX_URL = 2048;
+// Room for an over-long URL to reach our own 414; beyond this Node answers 431.
+const MAX_HEADERS = 16 * 1024;
 
 export class WebSurface {
   private servers: net.Server[] = [];
@@ -31,14 +33,19 @@ export class WebSurface {
 
   async start(): Promise<void> {
     this.servers = await listenAll(this.options.addresses, this.options.port, 'tcp', () => {
-      const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: 8192 }, (req, res) => {
+      const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: MAX_HEADERS }, (req, res) => {
         this.handle(req, res).catch((err: Error) => {
           this.log.warn(`request ${req.method} failed: ${err.message}`);
           if (!res.headersSent) this.send(res, 500, 'Internal error.\n');
         });
       });
       server.maxConnections = MAX_CONNECTIONS;
-      server.on('clientError', (_err, socket) => socket.destroy());
+      // Requests Node cannot parse still get a status line (as Node's default handler does).
+      server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+        if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
+        const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      });
       return server;
     });
     for (const server of this.servers) {
@@ -56,19 +63,23 @@ export class WebSurface {
       res.setHeader('Allow', 'GET, HEAD');
       return this.send(res, 405, 'Method not allowed.\n');
     }
-    const url = req.url ?? '/';
-    if (url.length > MAX_URL) return this.send(res, 414, 'URI too long.\n');
-    const question = url.indexOf('?');
-    const path = question < 0 ? url : url.slice(0, question);
+    const target = req.url ?? '/';
+    if (target.length > MAX_URL) return this.send(res, 414, 'URI too long.\n');
+    let url: URL;
+    try {
+      // Accepts the origin form (/status) and the absolute form (http://host/status) alike.
+      url = new URL(target, 'http://localhost');
+    } catch {
+      return this.send(res, 400, 'Bad request target.\n');
+    }
+    const path = url.pathname;
     const route = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
     if (!route) return this.send(res, 404, `Unknown path. Try ${Object.keys(ROUTES).join(', ')}.\n`);
     let argument = '';
-    if (question >= 0) {
-      try {
-        argument = decodeURIComponent(url.slice(question + 1).replace(/\+/g, ' ')).trim();
-      } catch {
-        return this.send(res, 400, 'Bad percent-encoding.\n');
-      }
+    try {
+      argument = decodeURIComponent(url.search.slice(1).replace(/\+/g, ' ')).trim();
+    } catch {
+      return this.send(res, 400, 'Bad percent-encoding.\n');
     }
     if (route.takesArgument && (!argument || /\s/.test(argument))) return this.send(res, 400, `Usage: ${path}?<argument>\n`);
     if (!route.takesArgument && argument) return this.send(res, 400, `Usage: ${path}\n`);

@@ -902,6 +902,16 @@ describe('command table: console, kadnode-ctl and HTTP on loopback', { timeout: 
       assertHttp(await http(C.web, `/lookup?${'a'.repeat(9000)}`), 414, 'a 9008-byte URL');
     });
 
+    it('an absolute-form target is served; unparsable requests and huge headers get a status line', async () => {
+      const absolute = await rawHttp(C.web, `GET http://localhost:${C.web}/status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+      assert.equal(absolute.status, 200, absolute.raw);
+      assert.match(absolute.body, /^DHT id: /m);
+      const garbage = await rawHttp(C.web, 'GARBAGE\r\n\r\n');
+      assert.equal(garbage.status, 400, garbage.raw);
+      const huge = await rawHttp(C.web, `GET /status HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`);
+      assert.equal(huge.status, 431, huge.raw);
+    });
+
     it('400 for bad percent-encoding', async () => {
       for (const q of ['%zz', '%E0%A4%A', '%', 'foo%2']) {
         const r = await http(C.web, `/lookup?${q}`);

@@ -67,6 +67,7 @@ test('LPD alone: 5 namespaces, empty peer files, every name resolves on every ho
         startDaemon({
           args: ['--port', String(DHT_PORT), '--dns-port', String(DNS_PORT), '--cmd-port', String(CMD_PORT), '--cmd-disable-stdin', '--peerfile', peerfile, '--value-id', name(h.index)],
           netns: h.name,
+          lpd: true,
           stdin: 'ignore',
           label: `host ${h.index}`,
           readyTimeoutMs: 30_000,

@@ -339,7 +339,7 @@ test('port forwarding through a real miniupnpd: UPnP IGD, NAT-PMP, --fwd-disable
     assert.match(await tcpThroughRouter(), /^ERR /, 'control: the WAN must not reach the LAN before any mapping');
     const mud = await startHelper(NS.rt, 'miniupnpd (UPnP)', 'miniupnpd', ['-f', miniupnpdConfig(tmp.path, 'upnp', true, false), '-d', '-P', join(tmp.path, 'miniupnpd-upnp.pid')], /HTTP listening on port/);
     assert.ok(!mud.lines.some((l) => /Port forwarding is (impossible|now disabled)/.test(l)), mud.lines.join('\n'));
-    const lan = await startDaemon({ args: lanArgs, netns: NS.lan, label: 'LAN kadnode (UPnP)' });
+    const lan = await startDaemon({ args: lanArgs, netns: NS.lan, portForwarding: true, label: 'LAN kadnode (UPnP)' });
     daemons.push(lan);
     await waitMapped(lan, 'UPnP', st);
     const gateway = `${RT_LAN_IP}:${HTTP_PORT}`;
@@ -374,7 +374,7 @@ test('port forwarding through a real miniupnpd: UPnP IGD, NAT-PMP, --fwd-disable
   // ------------------------------------------------------------ NAT-PMP
   await phase('NAT-PMP (miniupnpd, UPnP off): maps, WAN reaches the LAN node, removed on stop', async (st) => {
     const mud = await startHelper(NS.rt, 'miniupnpd (NAT-PMP)', 'miniupnpd', ['-f', miniupnpdConfig(tmp.path, 'natpmp', false, true), '-d', '-P', join(tmp.path, 'miniupnpd-natpmp.pid')], /Listening for NAT-PMP\/PCP traffic on port 5351/);
-    const lan = await startDaemon({ args: lanArgs, netns: NS.lan, label: 'LAN kadnode (NAT-PMP)' });
+    const lan = await startDaemon({ args: lanArgs, netns: NS.lan, portForwarding: true, label: 'LAN kadnode (NAT-PMP)' });
     daemons.push(lan);
     await waitMapped(lan, 'NAT-PMP', st);
     const listed = await forwardingLines(lan);

@@ -28,7 +28,7 @@ import { run, type ExecResult } from './netns.js';
 
 const isRoot = process.getuid?.() === 0;
 const skipUnlessRoot = isRoot ? false : 'needs root: --user switches users (run the tests as root to cover it)';
-/** nothing leaves the machine, no web interface */
+/** nothing leaves the machine, no web interface (given on the command line: the harness adds them otherwise) */
 const QUIET = ['--lpd-disable', '--fwd-disable', '--web-port', '0'];
 
 let tmp: ReturnType<typeof tempDir>;
@@ -193,13 +193,10 @@ describe('a --config file takes effect', { timeout: 60_000 }, () => {
         '--dns-addr 127.0.0.1',
         '--value-id fromfile.p2p:4711',
         `--peerfile '${peerfile}'`,
-        '--lpd-disable',
-        '--fwd-disable',
-        '--web-port 0',
         '',
       ].join('\n'),
     );
-    const d = await startDaemon({ args: ['--config', f, '--value-id', 'fromcli.p2p', '--cmd-disable-stdin'], stdin: 'ignore', label: 'config-file daemon' });
+    const d = await startDaemon({ args: ['--config', f, '--value-id', 'fromcli.p2p', '--cmd-disable-stdin', ...QUIET], stdin: 'ignore', label: 'config-file daemon' });
     try {
       const status = await kadnodeCtl(['-p', String(cmd), 'status']);
       assert.equal(status.code, 0, status.stderr);
@@ -266,9 +263,9 @@ describe('--daemon and --pidfile', { timeout: 120_000 }, () => {
     const pidfile = join(tmp.path, 'daemon-b.pid');
     writeFileSync(pidfile, '999999999\n'); // no such process
     const f = configFile(
-      ['--daemon', `--pidfile ${pidfile}`, `--port ${dht}`, '--dns-port 0', '--cmd-port 0', `--peer 127.0.0.1:${dht}`, '--lpd-disable', '--fwd-disable', '--web-port 0', ''].join('\n'),
+      ['--daemon', `--pidfile ${pidfile}`, `--port ${dht}`, '--dns-port 0', '--cmd-port 0', `--peer 127.0.0.1:${dht}`, ''].join('\n'),
     );
-    const r = await runKadnode(['--config', f]);
+    const r = await runKadnode(['--config', f, ...QUIET]);
     assert.equal(r.code, 0, r.stderr);
     const pid = adoptDaemon(pidfile, f);
     process.kill(pid, 'SIGTERM');
