@@ -35,6 +35,9 @@ export interface Config {
   cmdDisableStdin: boolean;
   webPort: number;
   webAddresses: string[];
+  /** libnss_kadnode's port (surfaces/nss.ts), UDP on loopback; 0 disables */
+  nssPort: number;
+  nssAddresses: string[];
   daemon: boolean;
   pidfile: string | null;
   user: string | null;
@@ -68,6 +71,7 @@ export const DEFAULTS = {
   dnsPort: 3535,
   cmdPort: 1700,
   webPort: 8053,
+  nssPort: 4053,
   verbosity: 'verbose' as Verbosity,
   dnsTimeoutMs: 3000,
   lpdIpv4: '239.192.152.143',
@@ -196,6 +200,8 @@ export function buildConfig(raw: RawOptions): Config {
     cmdDisableStdin: flag(raw, 'cmd-disable-stdin'),
     webPort: str(raw, 'web-port') !== undefined ? parsePort('web-port', str(raw, 'web-port')!, true) : DEFAULTS.webPort,
     webAddresses: (list(raw, 'web-addr') ?? defaultLoopback()).map((a) => parseAddress('web-addr', a)),
+    nssPort: str(raw, 'nss-port') !== undefined ? parsePort('nss-port', str(raw, 'nss-port')!, true) : DEFAULTS.nssPort,
+    nssAddresses: defaultLoopback(),
     daemon: flag(raw, 'daemon'),
     pidfile: str(raw, 'pidfile') ?? null,
     user: str(raw, 'user') ?? null,

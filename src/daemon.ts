@@ -16,6 +16,7 @@ import { DEFAULT_RESOLVER_OPTIONS, Resolver } from './resolver.js';
 import { ConsoleSurface } from './surfaces/console.js';
 import { ControlSurface } from './surfaces/control.js';
 import { DnsServer } from './surfaces/dns.js';
+import { NssSurface } from './surfaces/nss.js';
 import { WebSurface } from './surfaces/web.js';
 import { createNodeControl, makeValue } from './node-control.js';
 import { VERSION_LINE } from './version.js';
@@ -176,6 +177,12 @@ export class Daemon {
         await web.start();
         this.started.push(web);
         this.bound.push(...config.webAddresses.map((a) => `web ${formatAddress({ address: a, port: config.webPort })} (http)`));
+      }
+      if (config.nssPort !== 0) {
+        const nss = new NssSurface({ resolver: this.resolver, log: log.child('NSS'), options: { port: config.nssPort, addresses: config.nssAddresses, tld: config.queryTld, families: this.dht.nodes.map((n) => n.family) } });
+        await nss.start();
+        this.started.push(nss);
+        this.bound.push(...config.nssAddresses.map((a) => `NSS ${formatAddress({ address: a, port: config.nssPort })} (udp)`));
       }
       if (!config.cmdDisableStdin) {
         const console = new ConsoleSurface({ commands: this.commands, input: process.stdin, output: process.stdout, errors: process.stderr });

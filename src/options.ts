@@ -28,6 +28,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'cmd-disable-stdin', value: false, describe: 'Do not read console commands from standard input' },
   { name: 'web-port', value: true, describe: `Web interface port, HTTP on loopback; 0 disables (default ${DEFAULTS.webPort})` },
   { name: 'web-addr', value: true, repeatable: true, describe: 'Address the web interface binds to (repeatable; default 127.0.0.1 and ::1)' },
+  { name: 'nss-port', value: true, describe: `Port for the NSS module libnss_kadnode, UDP on loopback; 0 disables (default ${DEFAULTS.nssPort})` },
   { name: 'mode', value: true, describe: 'IP family of the DHT: ipv4, ipv6 or dual (default ipv4)' },
   { name: 'lpd-addr', value: true, describe: 'Multicast address for local peer discovery (default 239.192.152.143, or ff15::efc0:988f for IPv6)' },
   { name: 'lpd-disable', value: false, describe: 'Disable local peer discovery' },

@@ -1,9 +1,12 @@
 // The single entry point every surface uses. A query passes these steps in order:
-// name → identifier → own value? → cache → shared DHT search → addresses.
+// name → pkarr (public-key names: a signed packet, see src/pkarr/hook.ts) → identifier → own value? →
+// cache → shared DHT search → addresses.
 import type { Searcher } from './dht/node.js';
 import type { KeyRing } from './identity/patterns.js';
 import { identify, QueryError, type Identifier } from './identity/query.js';
 import type { Logger } from './log.js';
+import type { PkarrHook } from './pkarr/hook.js';
+import { pkarrName, type PkarrName } from './pkarr/names.js';
 import type { Family, NameResolver, PeerAddress, Resolution, ResolveOptions } from './types.js';
 
 export interface OwnValues {
@@ -21,6 +24,8 @@ export interface ResolverDeps {
   log: Logger;
   keys?: KeyRing;
   verifier?: AddressVerifier;
+  /** signed packets for public-key names (`<z32>`, `foo.<z32>`, also under the TLD) */
+  pkarr?: PkarrHook;
 }
 
 export interface ResolverOptions {
@@ -85,7 +90,31 @@ export class Resolver implements NameResolver {
     this.log = deps.log;
   }
 
-  async resolve(name: string, { timeoutMs, family }: ResolveOptions): Promise<Resolution> {
+  async resolve(name: string, options: ResolveOptions): Promise<Resolution> {
+    const pkarr = this.deps.pkarr ? pkarrName(name, this.options.tld) : null;
+    if (pkarr) return this.resolvePkarr(name, pkarr, options);
+    return this.resolveAddresses(name, options);
+  }
+
+  /**
+   * Step "pkarr": a valid signed packet answers first. For the key itself (`<z32>`) the announced,
+   * AUTH-verified addresses are looked for at the same time and answer when the key has no packet, so
+   * the name works however its owner publishes; names below the key exist only in the packet.
+   */
+  private async resolvePkarr(name: string, pname: PkarrName, options: ResolveOptions): Promise<Resolution> {
+    const hook = this.deps.pkarr!;
+    const hit = hook.cached(pname.publicKey);
+    if (hit && hit !== 'miss') return hook.resolution(hit, pname);
+    const lookup = hook.lookup(pname.publicKey, options.timeoutMs);
+    const fallback = pname.sub === '' ? this.resolveAddresses(name, options) : null;
+    fallback?.catch(() => undefined); // awaited below only without a packet
+    const result = await lookup;
+    if (result.status === 'found') return hook.resolution(result.entry, pname);
+    if (fallback) return fallback;
+    return { status: result.status, addresses: [], ttl: 0 };
+  }
+
+  private async resolveAddresses(name: string, { timeoutMs, family }: ResolveOptions): Promise<Resolution> {
     let ident: Identifier;
     try {
       ident = identify(name, this.options.tld, this.deps.keys);

@@ -1,4 +1,6 @@
 // Types shared between the resolver and the surfaces that call it.
+import type { Answer } from 'dns-packet';
+
 export type Family = 4 | 6;
 
 export interface PeerAddress {
@@ -8,7 +10,7 @@ export interface PeerAddress {
 }
 
 /**
- * found: at least one address; notfound: the search finished without any;
+ * found: at least one address (or, for a public-key name, a signed packet that has the name); notfound: the search finished without any;
  * timeout: the deadline passed while still searching; invalid: not a name we can look up;
  * busy: too many searches running (a bound, not an error of the name).
  */
@@ -21,6 +23,12 @@ export interface Resolution {
   ttl: number;
   /** for invalid: why */
   reason?: string;
+  /**
+   * Public-key names answered from a signed packet (PKARR): the packet's records for the name (CNAME
+   * chain and SRV targets included), named as asked, TTLs already counted down; `addresses` then holds
+   * the A/AAAA records with port 0.
+   */
+  records?: Answer[];
 }
 
 export interface ResolveOptions {

@@ -20,7 +20,12 @@ export interface AnnouncerOptions {
   followUpMs: number;
   /** how many follow-ups at most after each periodic announcement */
   maxFollowUps: number;
+  /** values announced at once (default MAX_VALUES); adding one more throws */
+  maxValues?: number;
 }
+
+/** `announce` on the control port or the web interface adds values: a bound on what local users can add. */
+export const MAX_VALUES = 1024;
 
 /** How long a value is announced: the whole run, until a time, or a single announcement. */
 export type Lifetime = { kind: 'forever' } | { kind: 'until'; at: number } | { kind: 'once' };
@@ -65,6 +70,9 @@ export class Announcer {
       // A single announcement does not shorten a value announced for longer.
       if (lifetime.kind !== 'once') existing.lifetime = lifetime;
     } else {
+      this.expire();
+      const max = this.options.maxValues ?? MAX_VALUES;
+      if (this.entries.size >= max) throw new Error(`too many values to announce (at most ${max})`);
       this.entries.set(key, { ...value, lifetime, nextAt: this.now(), running: false, followUps: 0, nodesAtLastAnnounce: 0, lastAcks: 0, lastAnnouncedAt: null });
     }
     this.log.debug(`Add value id ${key}:${value.port} (${value.name})`);

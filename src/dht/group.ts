@@ -1,7 +1,9 @@
 // The daemon's DHTs, one per address family (BEP 32 keeps a routing table per family), seen as one:
 // a search walks every DHT and reports addresses of both families as they come; a value is announced
-// on every DHT; datagrams (AUTH) leave through the socket of the address's family.
+// on every DHT; datagrams (AUTH) leave through the socket of the address's family. BEP 44 items (PKARR)
+// are got from and put to every DHT as well.
 import type { PeerAddress } from '../types.js';
+import type { MutableItem } from './item-store.js';
 import { canonicalHost, familyOf, type Family } from './compact.js';
 import type { AnnounceTarget, DhtNode, HostPort, RoutingNode, Searcher } from './node.js';
 
@@ -13,7 +15,7 @@ export type GroupMember = Searcher &
     readonly store: DhtNode['store'];
     readonly nodeId: Buffer;
     setSibling(sibling: GroupMember | null): void;
-  };
+  } & Partial<Pick<DhtNode, 'getMutable' | 'putMutable' | 'storeItem' | 'external' | 'items'>>;
 
 export interface FamilyCounts {
   family: Family;
@@ -81,6 +83,40 @@ export class DhtGroup<Member extends GroupMember = DhtNode> implements Searcher,
 
   onNodeAdded(listener: () => void): void {
     for (const m of this.members) m.onNodeAdded(listener);
+  }
+
+  // ---- BEP 44 (src/pkarr)
+
+  /** Every DHT walks; items are reported as they come from any of them. */
+  async getMutable(target: Buffer, onItem: (item: MutableItem) => void, signal: AbortSignal): Promise<void> {
+    await Promise.all(this.members.map((m) => m.getMutable?.(target, onItem, signal)));
+  }
+
+  /** Puts on every DHT; resolves the nodes that stored it on all of them, rejects when none did. */
+  async putMutable(item: MutableItem, target: Buffer): Promise<number> {
+    const results = await Promise.allSettled(this.members.map((m) => m.putMutable?.(item, target) ?? Promise.resolve(0)));
+    const stored = results.reduce((n, r) => n + (r.status === 'fulfilled' ? r.value : 0), 0);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (stored === 0 && failed) throw failed.reason;
+    return stored;
+  }
+
+  storeItem(item: MutableItem, target: Buffer): void {
+    for (const m of this.members) m.storeItem?.(item, target);
+  }
+
+  /** Our address per family as other nodes report it; null while unknown. */
+  externalAddress(family: Family): string | null {
+    return this.node(family)?.external?.address ?? null;
+  }
+
+  onExternalAddress(listener: (address: string, family: Family) => void): void {
+    for (const m of this.members) m.external?.onChange((address) => listener(address, m.family));
+  }
+
+  /** BEP 44 items stored for others, on all DHTs. */
+  itemCount(): number {
+    return this.members.reduce((n, m) => n + (m.items?.size ?? 0), 0);
   }
 
   // ---- per family

@@ -2,12 +2,17 @@
 // One node per address family: IPv4 speaks BEP 5 as the library does; IPv6 speaks BEP 32 (`nodes6`,
 // 18-byte peers) through the codec hooks that patches/ adds to k-rpc and bittorrent-dht. BEP 32 keeps
 // a routing table per family; two nodes of one daemon are linked as siblings to answer `want`.
+// BEP 44 (mutable items, for PKARR): the library's get/put with our signature check and our bounded
+// item store; BEP 42's `ip` field in replies tells each node its address as others see it.
 import DHT from 'bittorrent-dht';
 import KRpc from 'k-rpc';
 import KRpcSocket from 'k-rpc-socket';
 import type { Logger } from '../log.js';
 import type { PeerAddress } from '../types.js';
-import { canonicalHost, decodePeers, encodeNodes, familyOf, libraryCodec, NODES_KEY, parseNodes, REPLY_NODES, WANT, type Family } from './compact.js';
+import { createHash } from 'node:crypto';
+import { canonicalHost, decodePeer, decodePeers, encodeNodes, encodePeer, familyOf, libraryCodec, NODES_KEY, parseNodes, REPLY_NODES, WANT, type Family } from './compact.js';
+import { ExternalAddress } from './external-address.js';
+import { DEFAULT_ITEM_LIMITS, ItemStore, verifyBep44, type ItemStoreOptions, type MutableItem } from './item-store.js';
 import { PeerStore } from './peer-store.js';
 import { DhtSocket } from './socket.js';
 
@@ -29,6 +34,8 @@ export interface DhtNodeOptions {
   nodeId?: Buffer;
   /** BEP 32 `want` sent with find_node/get_peers/get; left out (plain BEP 5 messages) by default */
   want?: Family[];
+  /** BEP 44 items we store for others (default DEFAULT_ITEM_LIMITS: 4096 items, 4 MiB, 2 hours) */
+  items?: ItemStoreOptions;
 }
 
 /** What the resolver needs: a search that reports addresses as they arrive. */
@@ -71,7 +78,17 @@ interface KrpcMessage {
 type QueryCallback = (err: Error | null, res?: unknown, peer?: unknown) => void;
 interface KrpcSocketInternals {
   query(peer: HostPort, message: KrpcMessage, cb?: QueryCallback): number | undefined;
-  on(event: 'response', listener: (message: KrpcMessage) => void): void;
+  on(event: 'response', listener: (message: KrpcMessage & { ip?: unknown }, rinfo: { address: string }) => void): void;
+  response(peer: KrpcPeer, query: { t: unknown }, response: Record<string, unknown>, cb?: unknown): void;
+  send(peer: KrpcPeer, message: Record<string, unknown>, cb?: unknown): void;
+}
+type KrpcPeer = { address?: string; host?: string; port: number };
+/** bittorrent-dht's BEP 44 internals: the walk that collects write tokens, and put without its 999-byte check. */
+interface DhtInternals {
+  _closest(target: Buffer, message: KrpcMessage, onReply: ((message: KrpcMessage, node: { host?: string; address?: string }) => boolean) | null, cb: (err: Error | null, n?: number) => void): void;
+  _put(opts: { k: Buffer; seq: number; sig: Buffer; v: Buffer }, cb: (err: (Error & { code?: unknown }) | null, key?: Buffer, n?: number) => void): void;
+  _values: unknown;
+  _tables: { get(key: string): unknown };
 }
 interface RpcInternals {
   _nodesKey?: string;
@@ -104,12 +121,17 @@ export class DhtNode implements Searcher, AnnounceTarget {
   private bootstrapPeers: HostPort[] = [];
   private activeSearches = 0;
   private readonly blocked = new Set<string>();
+  /** BEP 44 items stored for others (bittorrent-dht's `_values`) */
+  readonly items: ItemStore;
+  /** our address as other nodes report it (BEP 42 `ip`) */
+  readonly external = new ExternalAddress();
 
   constructor(private readonly log: Logger, private readonly options: DhtNodeOptions) {
     this.family = options.family ?? 4;
     this.socket = new DhtSocket(log, this.family);
     this.socket.isBlocked = (address) => this.blocked.has(address);
     this.store = new PeerStore({ ...options.storage, maxReply: 50 });
+    this.items = new ItemStore(options.items ?? DEFAULT_ITEM_LIMITS);
   }
 
   async start(): Promise<void> {
@@ -119,7 +141,7 @@ export class DhtNode implements Searcher, AnnounceTarget {
     const codec = this.family === 6 ? libraryCodec(6) : undefined;
     const id = this.options.nodeId ? { id: this.options.nodeId } : {};
     this.rpc = KRpc({ krpcSocket, bootstrap: [], idLength: ID_LENGTH, ...id, ...codec?.krpc });
-    const dhtOptions = { krpc: this.rpc, bootstrap: false as const, ...codec?.dht };
+    const dhtOptions = { krpc: this.rpc, bootstrap: false as const, verify: verifyBep44, ...codec?.dht };
     const dht = new DHT(dhtOptions);
     if (codec && !DhtNode.patched(this.rpc, dht)) {
       await new Promise<void>((resolve) => dht.destroy(() => resolve()));
@@ -130,6 +152,8 @@ export class DhtNode implements Searcher, AnnounceTarget {
     const internals = dht as unknown as { _peers: { destroy(): void } };
     internals._peers.destroy();
     internals._peers = this.store;
+    // ... and `_values` (an LRU of 1000 by count, no expiry) for the bounded item store.
+    (dht as unknown as DhtInternals)._values = this.items;
     dht.on('peer', (peer: { host: string; port: number }, infoHash: Buffer) => this.onPeer(peer, infoHash));
     dht.on('warning', (err: Error) => this.log.debug(`warning: ${err.message}`));
     // A ping that reached our own address (LPD, import, a peer file listing us) answers with our id;
@@ -175,7 +199,19 @@ export class DhtNode implements Searcher, AnnounceTarget {
       }
       respond(node, query, response, nodes, cb);
     };
-    krpcSocket.on('response', (message) => {
+    // BEP 42: every reply tells the asking node its address and port as we see them ...
+    const sock = krpcSocket;
+    sock.response = (peer, query, response, cb) => {
+      const host = peer.address ?? peer.host;
+      const ip = host && familyOf(host) === this.family ? { ip: encodePeer(host, peer.port) } : {};
+      sock.send(peer, { t: query.t, y: 'r', r: response, ...ip }, cb);
+    };
+    krpcSocket.on('response', (message, rinfo) => {
+      // ... and the replies we get tell us ours.
+      if (message.ip instanceof Uint8Array) {
+        const seen = decodePeer(message.ip);
+        if (seen && familyOf(seen.host) === this.family && rinfo?.address) this.external.report(rinfo.address, seen.host);
+      }
       const other = this.sibling;
       const list = other ? message.r?.[NODES_KEY[other.family]] : undefined;
       if (other && list instanceof Uint8Array) other.offerNodes(parseNodes(list, ID_LENGTH, other.family));
@@ -358,6 +394,69 @@ export class DhtNode implements Searcher, AnnounceTarget {
         });
       });
     });
+  }
+
+  /**
+   * BEP 44 get: walks to the target and reports each signed item a node answers with (salt-less, its key
+   * hashing to the target), the one we store ourselves first. Checking signatures and seq is the
+   * caller's business (src/pkarr/hook.ts); the library's own verify only runs on puts we store.
+   */
+  getMutable(target: Buffer, onItem: (item: MutableItem) => void, signal: AbortSignal): Promise<void> {
+    const dht = this.requireDht() as unknown as DhtInternals;
+    const local = this.items.get(target.toString('hex'));
+    if (local?.k && local.sig && typeof local.seq === 'number' && !local.salt) {
+      onItem({ k: Buffer.from(local.k), seq: local.seq, sig: Buffer.from(local.sig), v: Buffer.from(local.v) });
+    }
+    this.activeSearches++;
+    return new Promise<void>((resolve) => {
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        this.activeSearches--;
+        signal.removeEventListener('abort', finish);
+        resolve();
+      };
+      const onReply = (message: KrpcMessage, node: { host?: string; address?: string }): boolean => {
+        if (finished) return false;
+        const r = message.r;
+        const host = node.host ?? node.address ?? '';
+        if (!r || this.blocked.has(host)) return true;
+        const { k, sig, seq, v, salt } = r;
+        if (!(k instanceof Uint8Array && sig instanceof Uint8Array && v instanceof Uint8Array) || typeof seq !== 'number' || salt !== undefined) return true;
+        if (!createHash('sha1').update(k).digest().equals(target)) return true;
+        onItem({ k: Buffer.from(k), seq, sig: Buffer.from(sig), v: Buffer.from(v) });
+        return true;
+      };
+      dht._closest(target, { q: 'get', a: { id: this.nodeId, target } }, onReply, (err) => {
+        if (err) this.log.debug(`get ${target.toString('hex')}: ${err.message}`);
+        finish();
+      });
+      if (signal.aborted) finish();
+      else signal.addEventListener('abort', finish);
+    });
+  }
+
+  /**
+   * BEP 44 put of a signed item: walks to the target first (fresh write tokens from the closest nodes),
+   * then puts. Resolves the number of nodes that stored it; rejects with the DHT's error when none did
+   * (`code` 302: they hold a newer seq, 301: CAS mismatch).
+   */
+  putMutable(item: MutableItem, target: Buffer): Promise<number> {
+    const dht = this.requireDht() as unknown as DhtInternals;
+    return new Promise((resolve, reject) => {
+      dht._closest(target, { q: 'get', a: { id: this.nodeId, target } }, null, () => {
+        if (this.dht?.destroyed !== false) return resolve(0);
+        // Without the walk's table _put would walk again and end in put(), which throws for 1000 bytes.
+        if (!dht._tables.get(target.toString('hex'))) return reject(new Error('no nodes to put to'));
+        dht._put({ k: item.k, seq: item.seq, sig: item.sig, v: item.v }, (err, _key, n) => (err ? reject(err) : resolve(n ?? 0)));
+      });
+    });
+  }
+
+  /** Stores a signed item as if a node had put it (relay PUTs, our own packet), so gets find it here too. */
+  storeItem(item: MutableItem, target: Buffer): void {
+    this.items.set(target.toString('hex'), { v: item.v, k: item.k, sig: item.sig, seq: item.seq, id: this.nodeId });
   }
 
   private onPeer(peer: { host: string; port: number }, infoHash: Buffer): void {

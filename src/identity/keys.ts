@@ -64,15 +64,25 @@ export function encodeZ32Key(publicKey: Buffer): string {
 export function readSecretKeyText(value: string): string {
   if (!value.startsWith('@')) return value;
   const path = value.slice(1);
-  let mode: number;
+  const cannot = (err: unknown) => new KeyError(`cannot read key file '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  let stat;
   try {
-    mode = statSync(path).mode;
+    stat = statSync(path);
   } catch (err) {
-    throw new KeyError(`cannot read key file '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw cannot(err);
   }
-  if ((mode & 0o077) !== 0) throw new KeyError(`key file '${path}' is readable by group or others (chmod 600 it)`);
-  return readFileSync(path, 'utf8').trim();
+  if ((stat.mode & 0o077) !== 0) throw new KeyError(`key file '${path}' is readable by group or others (chmod 600 it)`);
+  // A directory, a device or a FIFO would throw EISDIR or never end; a key is 128 hex characters.
+  if (!stat.isFile()) throw new KeyError(`key file '${path}' is not a regular file`);
+  if (stat.size > MAX_KEY_FILE_BYTES) throw new KeyError(`key file '${path}' is too large (${stat.size} bytes, a key is 128 hex characters)`);
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw cannot(err);
+  }
 }
+
+const MAX_KEY_FILE_BYTES = 4096;
 
 export function sign(message: Buffer, secretKey: Buffer): Buffer {
   const signed = Buffer.alloc(sodium.crypto_sign_BYTES + message.length);

@@ -56,7 +56,10 @@ export class ControlSurface {
 
   private async reply(socket: net.Socket, line: string | null): Promise<void> {
     const result = line === null ? { ok: false, text: `Request longer than ${MAX_REQUEST} bytes.` } : await this.commands.run(line);
-    if (!socket.destroyed) socket.end((result.ok ? '0' : '1') + result.text + '\n');
+    if (socket.destroyed) return;
+    socket.end((result.ok ? '0' : '1') + result.text + '\n');
+    // A client that never closes its side (nor reads the reply) would hold a connection slot for good.
+    socket.setTimeout(READ_TIMEOUT_MS, () => socket.destroy());
   }
 
   async stop(): Promise<void> {

@@ -131,12 +131,15 @@ export interface ResponseOptions {
   zone?: string;
   /** an answer for a name we forward (proxy mode): RA instead of AA */
   forwarded?: boolean;
+  /** NOERROR only: records of a signed packet (public-key names); used instead of `addresses` */
+  records?: Answer[];
 }
 
 /**
  * The answer to a parsed query. With NOERROR, A/AAAA questions get one record per distinct address of
  * that family, SRV questions one SRV per address (target n<i>.<qname>) with the target's A/AAAA record in
- * the additional section, anything else nothing (NODATA).
+ * the additional section, anything else nothing (NODATA). With `records` (a public-key name), the records
+ * of the question's type, after the CNAMEs leading to them, SRV targets' addresses as additionals.
  */
 export function buildResponse(query: DnsQuery, rcode: Rcode, options: ResponseOptions): Buffer {
   const { name, type } = query.question;
@@ -144,7 +147,9 @@ export function buildResponse(query: DnsQuery, rcode: Rcode, options: ResponseOp
   const addresses = rcode === 'NOERROR' ? options.addresses ?? [] : [];
   let answers: Answer[] = [];
   let additionals: Answer[] = [];
-  if (type === 'A' || type === 'AAAA') {
+  if (options.records && rcode === 'NOERROR') {
+    ({ answers, additionals } = recordAnswers(name, type, options.records));
+  } else if (type === 'A' || type === 'AAAA') {
     const family = type === 'A' ? 4 : 6;
     const ips = new Set(addresses.filter((a) => a.family === family && validIp(a)).map((a) => a.address));
     answers = [...ips].map((ip) => ({ type, name, ttl, data: ip }));
@@ -167,6 +172,31 @@ export function buildResponse(query: DnsQuery, rcode: Rcode, options: ResponseOp
   const full = dnsPacket.encode({ ...head, flags, answers, authorities, additionals: [...additionals, ...opt] });
   if (full.length <= options.maxSize) return full;
   return dnsPacket.encode({ ...head, flags: flags | dnsPacket.TRUNCATED_RESPONSE, additionals: opt });
+}
+
+const MAX_CNAME_CHAIN = 8;
+
+function recordAnswers(name: string, type: string, records: Answer[]): { answers: Answer[]; additionals: Answer[] } {
+  const canonical = (n: string) => n.toLowerCase().replace(/\.$/, '');
+  const at = (n: string) => records.filter((r) => canonical(r.name) === n);
+  const found: Answer[] = [];
+  let owner = canonical(name);
+  for (let hop = 0; hop < MAX_CNAME_CHAIN; hop++) {
+    const here = at(owner);
+    const match = here.filter((r) => r.type === type);
+    if (match.length > 0) {
+      found.push(...match);
+      break;
+    }
+    const cname = here.find((r) => r.type === 'CNAME');
+    if (!cname || found.includes(cname)) break;
+    found.push(cname);
+    owner = canonical(String((cname as { data: unknown }).data));
+  }
+  // Records of the asked name carry the question's spelling (case), as the answers to addresses do.
+  const answers = found.map((r) => (canonical(r.name) === canonical(name) ? ({ ...r, name } as Answer) : r));
+  const additionals = found.flatMap((r) => (r.type === 'SRV' ? at(canonical(r.data.target)).filter((g) => g.type === 'A' || g.type === 'AAAA') : []));
+  return { answers, additionals };
 }
 
 function validIp(a: PeerAddress): boolean {

@@ -1,5 +1,7 @@
-// The DNS surface: UDP and TCP on each configured address; names under the TLD go to the resolver,
-// other names to the upstream of proxy mode (--dns-server, dns-forwarder.ts) or get REFUSED without one.
+// The DNS surface: UDP and TCP on each configured address; names under the TLD and public-key names
+// (`<z32>`, `foo.<z32>`, src/pkarr/names.ts) go to the resolver, other names to the upstream of proxy
+// mode (--dns-server, dns-forwarder.ts) or get REFUSED without one. answer() is the same query → response
+// path for DNS over HTTPS (web.ts), so both give the same answers.
 // Unlike KadNode 1.x (KADNODE-1.x §5) it always answers (NXDOMAIN, SERVFAIL, REFUSED, FORMERR), binds
 // loopback unless told otherwise (a public address plus an upstream is an open resolver: warned at start),
 // compares the TLD case-insensitively and fails start() when a socket cannot be bound.
@@ -8,9 +10,11 @@ import net from 'node:net';
 import { getSystemErrorMap } from 'node:util';
 import { hasTld } from '../identity/query.js';
 import type { Logger } from '../log.js';
+import { pkarrName } from '../pkarr/names.js';
 import type { NameResolver, PeerAddress, Resolution } from '../types.js';
 import { DnsForwarder, type Upstream } from './dns-forwarder.js';
 import { buildResponse, FrameReader, maxUdpSize, parseQuery, TCP_MAX_SIZE, tcpFrame, truncatedAnswer, type DnsQuery, type Rcode } from './dns-message.js';
+import { DEFAULT_DNS_RATE_LIMIT, SourceRateLimiter, type RateLimitOptions } from './rate-limit.js';
 
 export { FrameReader } from './dns-message.js';
 
@@ -30,6 +34,11 @@ export interface DnsServerOptions {
   upstream?: Upstream | null;
   /** proxy mode: forwarded queries out at once; beyond that SERVFAIL (default 1024) */
   maxForwarded?: number;
+  /**
+   * Per source IP address, UDP and TCP together (default 1000 a second, bursts of 2000, 4096 sources
+   * tracked); null: no limit. Over it, UDP queries are dropped and TCP queries get REFUSED.
+   */
+  rateLimit?: RateLimitOptions | null;
 }
 
 export interface DnsServerDeps {
@@ -53,10 +62,13 @@ const MAX_WAITING_PER_CONNECTION = 32;
 /** answers a TCP client has not read yet; beyond this it is not reading and gets disconnected */
 const MAX_UNREAD_BYTES = 256 * 1024;
 const EPHEMERAL_TRIES = 5;
+const RATE_WARN_INTERVAL_MS = 60_000;
 
 interface TcpConnection {
   /** queries of this connection waiting for the resolver */
   waiting: number;
+  /** the client's IP address, for the rate limit */
+  source: string;
 }
 
 export class DnsServer {
@@ -68,6 +80,8 @@ export class DnsServer {
   private tcp: net.Server[] = [];
   private readonly connections = new Set<net.Socket>();
   private pending = 0;
+  private readonly limiter: SourceRateLimiter | null;
+  private rateWarnedAt = -Infinity;
   private started = false;
   private stopping: Promise<void> | null = null;
 
@@ -75,6 +89,8 @@ export class DnsServer {
     this.resolver = deps.resolver;
     this.log = deps.log.child('DNS');
     this.options = deps.options;
+    const rateLimit = deps.options.rateLimit === undefined ? DEFAULT_DNS_RATE_LIMIT : deps.options.rateLimit;
+    this.limiter = rateLimit ? new SourceRateLimiter(rateLimit) : null;
     const upstream = deps.options.upstream;
     this.forwarder = upstream
       ? new DnsForwarder({ log: this.log, options: { upstream, timeoutMs: deps.options.timeoutMs, maxInFlight: deps.options.maxForwarded } })
@@ -185,6 +201,9 @@ export class DnsServer {
 
   private onUdp(socket: dgram.Socket, msg: Buffer, peer: dgram.RemoteInfo): void {
     const from = hostPort(peer.address, peer.port);
+    // Over the limit, UDP is dropped: an answer (even REFUSED) to a spoofed source address would make us
+    // a reflector, and a real client simply retries once its bucket has refilled.
+    if (!this.withinRate(peer.address)) return;
     this.respond(msg, from, null)
       .then((response) => {
         if (!response || this.stopping) return;
@@ -203,7 +222,7 @@ export class DnsServer {
       return;
     }
     this.connections.add(socket);
-    const conn: TcpConnection = { waiting: 0 };
+    const conn: TcpConnection = { waiting: 0, source: socket.remoteAddress ?? '?' };
     const frames = new FrameReader();
     let unanswered = 0;
     let peerDone = false;
@@ -244,6 +263,15 @@ export class DnsServer {
     });
   }
 
+  /**
+   * DNS over HTTPS: the answer to one DNS message from `source` (an IP address), as a TCP client gets it
+   * (no UDP size limit, same limits per source), or null for a message that gets no answer. Works without
+   * start() (DNS port 0).
+   */
+  answer(msg: Buffer, source: string): Promise<Buffer | null> {
+    return this.respond(msg, `${source} (https)`, { waiting: 0, source });
+  }
+
   /** The answer to one DNS message, or null to stay silent. Never rejects. */
   private async respond(msg: Buffer, from: string, conn: TcpConnection | null): Promise<Buffer | null> {
     const parsed = parseQuery(msg);
@@ -259,15 +287,20 @@ export class DnsServer {
     const query = parsed;
     const { name, type } = query.question;
     const maxSize = conn ? TCP_MAX_SIZE : maxUdpSize(query);
-    const reply = (rcode: Rcode, addresses?: PeerAddress[], ttl?: number) =>
-      buildResponse(query, rcode, { maxSize, addresses, ttl, zone: this.options.tld });
+    // A public-key name is its own zone (`<z32>` or `<z32>.p2p`) and may hold any type of record.
+    const pkarr = pkarrName(name, this.options.tld);
+    const zone = pkarr ? pkarr.origin : this.options.tld;
+    const reply = (rcode: Rcode, addresses?: PeerAddress[], ttl?: number, records?: Resolution['records']) =>
+      buildResponse(query, rcode, { maxSize, addresses, ttl, zone, records });
+    // A TCP source cannot be spoofed: over the limit it gets REFUSED rather than silence.
+    if (conn && !this.withinRate(conn.source)) return reply('REFUSED');
     try {
       // Not our zone: the upstream's business in proxy mode, else not ours at all.
-      if (!hasTld(name, this.options.tld)) {
+      if (!pkarr && !hasTld(name, this.options.tld)) {
         return this.forwarder ? await this.forward(msg, query, conn, maxSize, from) : reply('REFUSED');
       }
       if (query.question.class !== 'IN') return reply('REFUSED');
-      if (!RESOLVED_TYPES.has(type)) return reply('NOERROR');
+      if (!pkarr && !RESOLVED_TYPES.has(type)) return reply('NOERROR');
       if (this.pending >= (this.options.maxPending ?? MAX_PENDING) || (conn && conn.waiting >= MAX_WAITING_PER_CONNECTION)) {
         this.log.debug(`Too many pending queries, SERVFAIL for ${printable(name)} from ${from}`);
         return reply('SERVFAIL');
@@ -275,7 +308,7 @@ export class DnsServer {
       const result = await this.resolve(name, type, conn);
       switch (result.status) {
         case 'found':
-          return reply('NOERROR', result.addresses, result.ttl);
+          return reply('NOERROR', result.addresses, result.ttl, result.records);
         case 'notfound':
           return reply('NXDOMAIN');
         // An invalid name (too long, empty) cannot exist, now or later: NXDOMAIN, so clients do not
@@ -297,6 +330,25 @@ export class DnsServer {
         return null;
       }
     }
+  }
+
+  /** Takes a token of the source's bucket; false (and at most one warning a minute) when it is over the limit. */
+  private withinRate(source: string): boolean {
+    if (!this.limiter || this.limiter.allow(source)) return true;
+    const now = performance.now();
+    if (now - this.rateWarnedAt >= RATE_WARN_INTERVAL_MS) {
+      this.rateWarnedAt = now;
+      const { perSecond } = this.options.rateLimit ?? DEFAULT_DNS_RATE_LIMIT;
+      this.log.warn(`Rate limit: ${printable(source)} sends more than ${perSecond} queries a second; dropping UDP and refusing TCP queries beyond that (one line a minute at most)`);
+    } else {
+      this.log.debug(`Over the rate limit: query from ${printable(source)}`);
+    }
+    return false;
+  }
+
+  /** queries refused or dropped by the per-source rate limit since start */
+  get rateLimited(): number {
+    return this.limiter?.limited ?? 0;
   }
 
   /** Proxy mode: the upstream's answer with the client's ID, or SERVFAIL. */

@@ -25,6 +25,9 @@ const MAX_CONNECTIONS = 64;
 const MAX_URL = 2048;
 // Room for an over-long URL to reach our own 414; beyond this Node answers 431.
 const MAX_HEADERS = 16 * 1024;
+// How often Node looks for connections past headersTimeout/requestTimeout (its default, 30 s, would let
+// an idle connection that never sends a request hold one of the 64 slots for up to 40 s).
+const CHECK_INTERVAL_MS = 2_000;
 
 export class WebSurface {
   private servers: net.Server[] = [];
@@ -33,7 +36,7 @@ export class WebSurface {
 
   async start(): Promise<void> {
     this.servers = await listenAll(this.options.addresses, this.options.port, 'tcp', () => {
-      const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: MAX_HEADERS }, (req, res) => {
+      const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: MAX_HEADERS, connectionsCheckingInterval: CHECK_INTERVAL_MS }, (req, res) => {
         this.handle(req, res).catch((err: Error) => {
           this.log.warn(`request ${req.method} failed: ${err.message}`);
           if (!res.headersSent) this.send(res, 500, 'Internal error.\n');

@@ -141,6 +141,7 @@ export function safeDaemonArgs(opts: Pick<DaemonOptions, 'args' | 'netns' | 'lpd
   if ((opts.lpd || opts.portForwarding) && !opts.netns) throw new Error('LPD and port forwarding are only tested inside a network namespace');
   const args = [...opts.args];
   if (!args.includes('--web-port')) args.push('--web-port', '0');
+  if (!args.includes('--nss-port')) args.push('--nss-port', '0');
   if (!opts.lpd && !args.includes('--lpd-disable')) args.push('--lpd-disable');
   if (!opts.portForwarding && !args.includes('--fwd-disable')) args.push('--fwd-disable');
   return args;

@@ -1,0 +1,69 @@
+// Raw KRPC from the bench process: fills a daemon's peer store with announcements from several
+// loopback addresses (get_peers for a token, then announce_peer for many info hashes), paced.
+import dgram from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import bencode from 'bencode';
+
+interface Reply {
+  t?: Uint8Array;
+  y?: Uint8Array;
+  r?: { token?: Uint8Array };
+}
+
+function decode(msg: Buffer): Reply | null {
+  try {
+    return bencode.decode(msg) as Reply;
+  } catch {
+    return null;
+  }
+}
+
+const text = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('latin1') : '');
+
+/**
+ * From each source address, one get_peers for a token, then `perSource` announce_peer messages for
+ * distinct random info hashes, about `ratePerSecond` in total. Returns how many were acknowledged.
+ */
+export async function storeAnnouncements(opts: { port: number; sources: string[]; perSource: number; ratePerSecond: number; timeoutMs: number }): Promise<{ sent: number; acked: number; errors: number; ms: number }> {
+  const t0 = performance.now();
+  let sent = 0;
+  let acked = 0;
+  let errors = 0;
+  const batch = 100;
+  const pauseMs = (batch / opts.ratePerSecond) * 1000 * opts.sources.length;
+  await Promise.all(
+    opts.sources.map(async (source, s) => {
+      const socket = dgram.createSocket('udp4');
+      await new Promise<void>((r) => socket.bind(0, source, () => r()));
+      const id = randomBytes(20);
+      let token: Buffer | null = null;
+      socket.on('message', (msg) => {
+        const m = decode(msg);
+        if (!m) return;
+        const announceReply = m.t?.length === 4 && m.t[1] === 1;
+        if (text(m.y) === 'r') {
+          if (announceReply) acked++;
+          else if (!token && m.r?.token) token = Buffer.from(m.r.token);
+        } else if (text(m.y) === 'e') errors++;
+      });
+      const send = (msg: object) => socket.send(Buffer.from(bencode.encode(msg)), opts.port, '127.0.0.1');
+      for (let i = 0; i < 20 && !token; i++) {
+        send({ t: Buffer.from([s, 0]), y: 'q', q: 'get_peers', a: { id, info_hash: randomBytes(20) } });
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      if (!token) {
+        socket.close();
+        throw new Error(`no token for ${source}`);
+      }
+      for (let i = 0; i < opts.perSource; i++) {
+        send({ t: Buffer.from([s, 1, i >> 8, i & 255]), y: 'q', q: 'announce_peer', a: { id, info_hash: randomBytes(20), port: 10000 + s, token, implied_port: 0 } });
+        sent++;
+        if ((i + 1) % batch === 0) await new Promise((r) => setTimeout(r, pauseMs));
+      }
+      const end = Date.now() + opts.timeoutMs;
+      while (Date.now() < end && acked < sent) await new Promise((r) => setTimeout(r, 100));
+      socket.close();
+    }),
+  );
+  return { sent, acked, errors, ms: performance.now() - t0 };
+}

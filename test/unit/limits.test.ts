@@ -1,0 +1,217 @@
+// Bounds on what grows with outside input that the other unit tests do not already cover: the DNS
+// per-source rate limit (and its bounded table), idle time-outs and connection caps of the control port
+// and the web interface, the number of values `announce` may add, and the blacklist. Each test fails
+// when its bound is taken out.
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import dnsPacket from 'dns-packet';
+import type { DecodedPacket } from 'dns-packet';
+import { Announcer, MAX_VALUES } from '../../src/dht/announcer.js';
+import { DhtNode } from '../../src/dht/node.js';
+import type { CommandTable } from '../../src/commands.js';
+import { createLogger, silentLogger } from '../../src/log.js';
+import { ControlSurface } from '../../src/surfaces/control.js';
+import { DnsServer, type DnsServerOptions } from '../../src/surfaces/dns.js';
+import { DEFAULT_DNS_RATE_LIMIT, SourceRateLimiter } from '../../src/surfaces/rate-limit.js';
+import { WebSurface } from '../../src/surfaces/web.js';
+import type { NameResolver, Resolution } from '../../src/types.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const FOUND: Resolution = { status: 'found', ttl: 30, addresses: [{ address: '192.0.2.1', port: 1, family: 4 }] };
+const resolver: NameResolver = { resolve: () => Promise.resolve(FOUND) };
+const query = (id: number, name = 'foo.p2p') => dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: 'A' }] });
+
+async function dnsServer(options: Partial<DnsServerOptions>, lines: string[] = []) {
+  const server = new DnsServer({ resolver, log: createLogger('debug', (l) => lines.push(l)), options: { port: 0, addresses: ['127.0.0.1'], tld: '.p2p', timeoutMs: 1000, ...options } });
+  await server.start();
+  const port = server.addresses()[0]!.port;
+  return { server, port };
+}
+
+/** Sends `count` queries from one socket bound to `from`, in batches (so loopback does not drop them); counts answers. */
+async function udpBurst(port: number, from: string, count: number, batch = 100): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((r) => socket.bind(0, from, r));
+  let answers = 0;
+  socket.on('message', () => answers++);
+  for (let i = 0; i < count; i += batch) {
+    for (let j = i; j < Math.min(count, i + batch); j++) socket.send(query(j & 0xffff), port, '127.0.0.1');
+    await sleep(20);
+  }
+  await sleep(200);
+  socket.close();
+  return answers;
+}
+
+test('DNS rate limit: over its bucket a UDP source is dropped, other sources are served, it refills', async (t) => {
+  const lines: string[] = [];
+  const { server, port } = await dnsServer({ rateLimit: { perSecond: 20, burst: 20, maxSources: 16 } }, lines);
+  t.after(() => server.stop());
+  const answered = await udpBurst(port, '127.0.0.1', 200, 50);
+  // 20 at once, plus what refilled while the burst was sent (about 0.3 s at 20 a second)
+  assert.ok(answered >= 20 && answered <= 35, `${answered} of 200 answered`);
+  assert.ok(server.rateLimited >= 160, `${server.rateLimited} dropped`);
+  assert.equal(lines.filter((l) => l.startsWith('(W) DNS: Rate limit: 127.0.0.1')).length, 1, 'one warning, not one per query');
+  assert.equal(await udpBurst(port, '127.0.0.2', 5), 5, 'another source is not affected');
+  await sleep(600);
+  assert.ok((await udpBurst(port, '127.0.0.1', 5)) >= 5, 'the bucket refills');
+});
+
+test('DNS rate limit: over its bucket a TCP client gets REFUSED', async (t) => {
+  const { server, port } = await dnsServer({ rateLimit: { perSecond: 1, burst: 3, maxSources: 16 } });
+  t.after(() => server.stop());
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  const frames = Buffer.concat(Array.from({ length: 6 }, (_, i) => {
+    const q = query(100 + i);
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(q.length);
+    return Buffer.concat([len, q]);
+  }));
+  let data = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => (data = Buffer.concat([data, chunk])));
+  socket.write(frames);
+  const rcodes: string[] = [];
+  for (let i = 0; i < 50 && rcodes.length < 6; i++) {
+    await sleep(20);
+    while (data.length >= 2 && data.length >= 2 + data.readUInt16BE(0)) {
+      const n = data.readUInt16BE(0);
+      rcodes.push((dnsPacket.decode(data.subarray(2, 2 + n)) as DecodedPacket & { rcode: string }).rcode);
+      data = data.subarray(2 + n);
+    }
+  }
+  socket.destroy();
+  assert.deepEqual(rcodes.sort(), ['NOERROR', 'NOERROR', 'NOERROR', 'REFUSED', 'REFUSED', 'REFUSED']);
+});
+
+test('DNS rate limit: the default lets a loopback forwarder through at normal load', async (t) => {
+  const { server, port } = await dnsServer({});
+  t.after(() => server.stop());
+  // 1500 queries in about 0.3 s from one source (dnsmasq in front of kadnode looks like this)
+  assert.equal(await udpBurst(port, '127.0.0.1', 1500, 100), 1500);
+  assert.equal(server.rateLimited, 0);
+  assert.ok(DEFAULT_DNS_RATE_LIMIT.perSecond >= 1000);
+});
+
+test('rate limiter: the table of sources is bounded, the least recently heard source goes first', () => {
+  let now = 0;
+  const limiter = new SourceRateLimiter({ perSecond: 10, burst: 2, maxSources: 4 }, () => now);
+  for (let i = 0; i < 1000; i++) limiter.allow(`10.0.${i >> 8}.${i & 255}`);
+  assert.equal(limiter.size, 4);
+  assert.equal(limiter.allow('a'), true);
+  assert.equal(limiter.allow('a'), true);
+  assert.equal(limiter.allow('a'), false, 'burst of 2 used up');
+  now += 100; // one token back at 10 a second
+  assert.equal(limiter.allow('a'), true);
+  assert.equal(limiter.allow('a'), false);
+  for (const s of ['b', 'c', 'd']) limiter.allow(s);
+  limiter.allow('a');
+  limiter.allow('e'); // evicts b, the least recently heard
+  assert.equal(limiter.size, 4);
+  assert.equal(limiter.limited, 3);
+});
+
+// ---------------------------------------------------------------- control port
+
+const commands = { run: async (line: string) => ({ ok: true, kind: 'ok' as const, text: `ran ${line}` }) } as unknown as CommandTable;
+
+function client(port: number, send?: string): { socket: net.Socket; closed: Promise<void>; reply: () => string } {
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  let text = '';
+  socket.on('connect', () => send !== undefined && socket.write(send));
+  socket.on('data', (chunk) => (text += chunk.toString()));
+  socket.on('error', () => undefined);
+  // end of the server's side, or the whole connection: both mean the server let go
+  const closed = new Promise<void>((resolve) => {
+    socket.once('end', () => resolve());
+    socket.once('close', () => resolve());
+  });
+  return { socket, closed, reply: () => text };
+}
+
+async function ask(port: number, line: string): Promise<string> {
+  const c = client(port, line + '\n');
+  await Promise.race([once(c.socket, 'close'), sleep(3000)]);
+  c.socket.destroy();
+  return c.reply();
+}
+
+test('control port: 16 connections; clients that never close are let go after the time-out', { timeout: 30_000 }, async (t) => {
+  const control = new ControlSurface(commands, silentLogger, { port: 0, addresses: ['127.0.0.1'] });
+  await control.start();
+  t.after(() => control.stop());
+  const port = control.ports()[0]!;
+  // 8 send nothing, 8 send a command and keep their side open without reading to the end
+  const idle = Array.from({ length: 8 }, () => client(port));
+  const lingering = Array.from({ length: 8 }, () => client(port, 'status\n'));
+  await sleep(300);
+  const sockets = (control as unknown as { sockets: Set<net.Socket> }).sockets;
+  assert.equal(sockets.size, 16);
+  const extra = client(port, 'status\n');
+  await Promise.race([extra.closed, sleep(2000)]);
+  assert.equal(extra.reply(), '', 'the 17th connection is closed without a reply');
+  const t0 = performance.now();
+  await Promise.all([...idle, ...lingering].map((c) => Promise.race([c.closed, sleep(9000)])));
+  const ms = performance.now() - t0;
+  await sleep(100);
+  assert.equal(sockets.size, 0, `every connection let go (after ${Math.round(ms)} ms)`);
+  for (const c of [...idle, ...lingering]) c.socket.destroy();
+  assert.equal(await ask(port, 'status'), '0ran status\n');
+});
+
+// ---------------------------------------------------------------- web interface
+
+test('web interface: 64 connections; idle ones are closed within about 12 s', { timeout: 40_000 }, async (t) => {
+  const web = new WebSurface(commands, silentLogger, { port: 0, addresses: ['127.0.0.1'] });
+  await web.start();
+  t.after(() => web.stop());
+  const port = web.ports()[0]!;
+  const idle = Array.from({ length: 64 }, () => client(port));
+  await sleep(300);
+  const get = async (): Promise<string> => {
+    const c = client(port, 'GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    await Promise.race([c.closed, sleep(1500)]);
+    c.socket.destroy();
+    return c.reply();
+  };
+  assert.equal(await get(), '', 'the 65th connection is not served');
+  const t0 = performance.now();
+  await Promise.all(idle.map((c) => Promise.race([c.closed, sleep(20_000)])));
+  const ms = performance.now() - t0;
+  for (const c of idle) c.socket.destroy();
+  assert.ok(ms < 15_000, `idle connections closed after ${Math.round(ms)} ms`);
+  await sleep(100);
+  assert.match(await get(), /^HTTP\/1\.1 200 OK/);
+});
+
+// ---------------------------------------------------------------- values and blacklist
+
+test('announce: at most maxValues values; expired ones make room', () => {
+  const dht = { nodeCount: () => 0, announce: () => Promise.resolve(0), onNodeAdded: () => undefined };
+  let now = 0;
+  const a = new Announcer(dht, silentLogger, { intervalMs: 1_800_000, replication: 20, followUpMs: 2000, maxFollowUps: 3, maxValues: 3 }, () => now);
+  const value = (i: number) => ({ name: `v${i}`, id: Buffer.alloc(20, i), port: 1 });
+  a.add(value(1), { kind: 'until', at: 10 });
+  a.add(value(2));
+  a.add(value(3));
+  assert.throws(() => a.add(value(4)), /too many values/);
+  a.add(value(3), { kind: 'once' }); // an existing value is not a new one
+  now = 11;
+  a.add(value(4));
+  assert.equal(a.values().length, 3);
+  assert.equal(MAX_VALUES, 1024);
+});
+
+test('blacklist: at most 1024 addresses', async (t) => {
+  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1 });
+  await node.start();
+  t.after(() => node.stop());
+  let accepted = 0;
+  for (let i = 0; i < 1100; i++) if (node.block(`10.9.${i >> 8}.${i & 255}`)) accepted++;
+  assert.equal(accepted, 1024);
+  assert.equal(node.blockedAddresses().length, 1024);
+  assert.equal(node.block('10.9.0.1'), true, 'an address already listed is fine');
+});
