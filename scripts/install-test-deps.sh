@@ -12,6 +12,11 @@
 # miniupnpd comes from miniupnpd-nftables: the binary and nft scripts only, no maintainer scripts, init
 # script or systemd unit (those are in the package `miniupnpd`, whose debconf may start a service); the
 # test runs its own miniupnpd inside a network namespace.
+# systemd is only there for systemd-analyze: without systemd as PID 1 (a container) its maintainer
+# scripts start nothing, and the package that makes it the init is systemd-sysv, not installed here.
+# systemd-resolved is never installed (its postinst turns /etc/resolv.conf into a symlink to a stub
+# file that only a running systemd-resolved writes): test/e2e/netns-system unpacks the binary with
+# scripts/fetch-systemd-resolved.sh instead.
 set -u
 
 DEPS='
@@ -21,6 +26,13 @@ dnsmasq:dnsmasq-base:the proxy-mode test (test/e2e/netns-proxy) skips
 miniupnpd:miniupnpd-nftables:the port-forwarding test (test/e2e/netns-portmap) skips
 upnpc:miniupnpc:the port-forwarding test (test/e2e/netns-portmap) skips
 nft:nftables:the port-forwarding test (test/e2e/netns-portmap) skips
+ping:iputils-ping:the system-resolver test (test/e2e/netns-system) skips
+cc:gcc:the NSS module tests (test/e2e/nss-lib, netns-system) skip
+make:make:the NSS module tests (test/e2e/nss-lib, netns-system) skip
+valgrind:valgrind:the NSS module test (test/e2e/nss-lib) runs without memory checks
+patch:patch:the package tests (test/e2e/package-deb, package-npm) fail their patch checks
+lintian:lintian:the Debian package test (test/e2e/package-deb) skips lintian
+systemd-analyze:systemd:the unit test (test/e2e/packaging-systemd) skips systemd-analyze
 '
 
 missing_pkgs=''

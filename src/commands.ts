@@ -1,6 +1,7 @@
 // The command table shared by the stdin console, the control port and the web interface.
 // Commands call the resolver or the node's control interface and format what comes back.
 import type { Lifetime } from './dht/announcer.js';
+import { formatRecord } from './pkarr/packet.js';
 import type { NameResolver, PeerAddress } from './types.js';
 
 /** ok, or why not: surfaces map the kind to exit codes and HTTP status codes. */
@@ -148,6 +149,8 @@ export class CommandTable {
     const result = await this.deps.resolver.resolve(name, { timeoutMs: this.deps.lookupTimeoutMs });
     switch (result.status) {
       case 'found':
+        // A public-key name answered from its signed packet: the records, one a line, as dig prints them.
+        if (result.records) return ok(result.records.length ? result.records.map(formatRecord).join('\n') : 'No records of this name.');
         return ok(result.addresses.map(formatAddress).join('\n'));
       case 'notfound':
         return fail('notfound', 'Not found.');

@@ -4,10 +4,12 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Verbosity } from './log.js';
 import type { HostPort } from './dht/node.js';
-import { KeyError } from './identity/keys.js';
+import { encodeZ32Key, KeyError, parseHexKey, publicKeyOf, readSecretKeyText, SECRET_KEY_BYTES } from './identity/keys.js';
 import { KeyRing } from './identity/patterns.js';
 import { AddressError, parseHostPort } from './net/peerfile.js';
 import type { RawOptions } from './options.js';
+import { encodeDnsPacket, MAX_PACKET_BYTES } from './pkarr/packet.js';
+import { readZoneFile, zoneAnswers, ZoneError, type ZoneRecord } from './pkarr/zone.js';
 import { PACKAGE_ROOT } from './version.js';
 
 export class ConfigError extends Error {}
@@ -55,6 +57,8 @@ export interface Config {
   dnsTimeoutMs: number;
   /** how long the console's lookup waits */
   lookupTimeoutMs: number;
+  /** --pkarr-key / --pkarr-zone: the zone published under our key (null: nothing published) */
+  pkarr: { secretKey: Buffer; records: ZoneRecord[] } | null;
 }
 
 export const DEFAULT_PEERFILE = fileURLToPath(new URL('peers.txt', PACKAGE_ROOT));
@@ -214,5 +218,37 @@ export function buildConfig(raw: RawOptions): Config {
     dnsServer: str(raw, 'dns-server') !== undefined ? parseDnsServer(str(raw, 'dns-server')!) : null,
     dnsTimeoutMs: DEFAULTS.dnsTimeoutMs,
     lookupTimeoutMs: DEFAULTS.lookupTimeoutMs,
+    pkarr: parsePkarr(raw),
   };
+}
+
+/**
+ * --pkarr-key and --pkarr-zone (both or neither). The zone is read and checked now, so a bad line or a
+ * packet over 1000 bytes (`auto` counted at the longest address) stops the start.
+ */
+function parsePkarr(raw: RawOptions): Config['pkarr'] {
+  const keyText = str(raw, 'pkarr-key');
+  const zoneFile = str(raw, 'pkarr-zone');
+  if (keyText === undefined && zoneFile === undefined) return null;
+  if (keyText === undefined) throw new ConfigError('--pkarr-zone needs --pkarr-key');
+  if (zoneFile === undefined) throw new ConfigError('--pkarr-key needs --pkarr-zone');
+  let secretKey: Buffer;
+  try {
+    secretKey = parseHexKey(readSecretKeyText(keyText), SECRET_KEY_BYTES);
+    publicKeyOf(secretKey);
+  } catch (err) {
+    if (err instanceof KeyError) throw new ConfigError(`Invalid --pkarr-key: ${err.message}`);
+    throw err;
+  }
+  const origin = encodeZ32Key(secretKey.subarray(32));
+  try {
+    const records = readZoneFile(zoneFile, origin);
+    const longest = { 4: '255.255.255.255', 6: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' };
+    const size = encodeDnsPacket(zoneAnswers(records, origin, longest).answers).length;
+    if (size > MAX_PACKET_BYTES) throw new ZoneError(`${zoneFile}: the packet of ${records.length} records is ${size} bytes, over the ${MAX_PACKET_BYTES}-byte limit`);
+    return { secretKey, records };
+  } catch (err) {
+    if (err instanceof ZoneError) throw new ConfigError(`Invalid --pkarr-zone: ${err.message}`);
+    throw err;
+  }
 }

@@ -12,6 +12,9 @@ import type { Logger } from './log.js';
 import { LPD_PORT, LpdService } from './net/lpd.js';
 import { MAX_EXPORTED_PEERS, PeerFileService } from './net/peerfile.js';
 import { forwardedPorts, PortMapper } from './net/portmap.js';
+import { PkarrHook } from './pkarr/hook.js';
+import { PkarrPublisher } from './pkarr/publisher.js';
+import { PkarrRelay } from './pkarr/relay.js';
 import { DEFAULT_RESOLVER_OPTIONS, Resolver } from './resolver.js';
 import { ConsoleSurface } from './surfaces/console.js';
 import { ControlSurface } from './surfaces/control.js';
@@ -67,6 +70,10 @@ export class Daemon {
   readonly resolver: Resolver;
   readonly auth: AuthModule;
   readonly commands: CommandTable;
+  /** public-key names (PKARR): the resolver's step, our publisher (--pkarr-key), the relay API */
+  readonly pkarr: PkarrHook;
+  readonly publisher: PkarrPublisher | null;
+  readonly relay: PkarrRelay;
   /** UPnP/NAT-PMP; null with --fwd-disable or an IPv6-only DHT (no NAT to open) */
   readonly portMapper: PortMapper | null;
   private stopping: Promise<void> | null = null;
@@ -81,7 +88,11 @@ export class Daemon {
       secretKeyFor: (id) => this.announcer.secretKeyFor(id),
       log: log.child('AUTH'),
     });
-    this.resolver = new Resolver({ dht: this.dht, own: this.announcer, log: log.child('RES'), keys: config.keys, verifier: this.auth }, { ...DEFAULT_RESOLVER_OPTIONS, tld: config.queryTld });
+    this.pkarr = new PkarrHook({ dht: this.dht, log: log.child('PKARR') });
+    this.publisher = config.pkarr ? new PkarrPublisher({ dht: this.dht, log: log.child('PKARR'), secretKey: config.pkarr.secretKey, records: config.pkarr.records, hook: this.pkarr }) : null;
+    this.pkarr.setOwn(this.publisher ?? undefined);
+    this.relay = new PkarrRelay({ hook: this.pkarr, dht: this.dht, log: log.child('RELAY') });
+    this.resolver = new Resolver({ dht: this.dht, own: this.announcer, log: log.child('RES'), keys: config.keys, verifier: this.auth, pkarr: this.pkarr }, { ...DEFAULT_RESOLVER_OPTIONS, tld: config.queryTld });
     this.portMapper =
       config.fwdDisable || config.mode === 'ipv6'
         ? null
@@ -152,7 +163,11 @@ export class Daemon {
 
       for (const value of values) this.announcer.add(value);
       this.announcer.start();
-      this.started.push(this.announcer, this.resolver);
+      this.started.push(this.announcer, this.resolver, this.pkarr);
+      if (this.publisher) {
+        this.publisher.start();
+        this.started.push(this.publisher);
+      }
 
       if (this.portMapper) {
         // Finds the gateway in the background (bounded) and returns at once; stop() removes the mappings.
@@ -160,10 +175,13 @@ export class Daemon {
         this.started.push(this.portMapper);
       }
 
-      if (config.dnsPort !== 0) {
-        const dns = new DnsServer({ resolver: this.resolver, log: log.child('DNS'), options: { port: config.dnsPort, addresses: config.dnsAddresses, tld: config.queryTld, timeoutMs: config.dnsTimeoutMs, upstream: config.dnsServer } });
+      // The DNS surface also answers DNS over HTTPS on the web port, even with no DNS port of its own.
+      const dns = config.dnsPort !== 0 || config.webPort !== 0
+        ? new DnsServer({ resolver: this.resolver, log: log.child('DNS'), options: { port: config.dnsPort, addresses: config.dnsAddresses, tld: config.queryTld, timeoutMs: config.dnsTimeoutMs, upstream: config.dnsServer } })
+        : null;
+      if (dns) this.started.push(dns);
+      if (dns && config.dnsPort !== 0) {
         await dns.start();
-        this.started.push(dns);
         this.bound.push(...config.dnsAddresses.map((a) => `DNS ${formatAddress({ address: a, port: config.dnsPort })} (udp, tcp)`));
       }
       if (config.cmdPort !== 0) {
@@ -173,7 +191,7 @@ export class Daemon {
         this.bound.push(...config.cmdAddresses.map((a) => `control ${formatAddress({ address: a, port: config.cmdPort })} (tcp)`));
       }
       if (config.webPort !== 0) {
-        const web = new WebSurface(this.commands, log.child('WEB'), { port: config.webPort, addresses: config.webAddresses });
+        const web = new WebSurface(this.commands, log.child('WEB'), { port: config.webPort, addresses: config.webAddresses }, { doh: dns, relay: this.relay });
         await web.start();
         this.started.push(web);
         this.bound.push(...config.webAddresses.map((a) => `web ${formatAddress({ address: a, port: config.webPort })} (http)`));

@@ -17,6 +17,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'auth-gen-keys', value: false, commandLineOnly: true, describe: 'Print a new ed25519 key pair (hex, and the public key in z-base32) and exit' },
   { name: 'auth-add-skey', value: true, repeatable: true, describe: 'Secret key for announcing [<pattern>:]<128 hex> or [<pattern>:]@<file> (repeatable)' },
   { name: 'auth-add-pkey', value: true, repeatable: true, describe: 'Public key for verifying lookups [<pattern>:]<64 hex> (repeatable)' },
+  { name: 'pkarr-key', value: true, describe: 'Secret key <128 hex> or @<file> whose zone is published on the DHT (PKARR); needs --pkarr-zone' },
+  { name: 'pkarr-zone', value: true, describe: 'Zone file to publish under --pkarr-key: lines NAME TTL TYPE DATA (A, AAAA, TXT, CNAME, SRV, HTTPS, SVCB)' },
   { name: 'peer', value: true, repeatable: true, describe: 'Bootstrap peer <addr>[:<port>] (repeatable)' },
   { name: 'peerfile', value: true, describe: 'File with bootstrap peers, one per line (default: the bundled peers.txt unless --peer is given)' },
   { name: 'port', value: true, describe: `DHT UDP port (default ${DEFAULTS.port})` },

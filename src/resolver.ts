@@ -37,6 +37,8 @@ export interface ResolverOptions {
   maxCached: number;
   maxSearches: number;
   maxAddresses: number;
+  /** a search still running after this is ended (a walk that never finishes must not hold a search slot for good) */
+  maxSearchMs?: number;
 }
 
 export const DEFAULT_RESOLVER_OPTIONS: Omit<ResolverOptions, 'tld'> = {
@@ -45,6 +47,7 @@ export const DEFAULT_RESOLVER_OPTIONS: Omit<ResolverOptions, 'tld'> = {
   maxCached: 4096,
   maxSearches: 256,
   maxAddresses: 32,
+  maxSearchMs: 30_000,
 };
 
 // Own values never change under us; downstream caches may keep them as long as a fresh answer.
@@ -225,6 +228,11 @@ export class Resolver implements NameResolver {
     const { publicKey } = ident;
     const verifier = this.deps.verifier;
     const checks: Promise<void>[] = [];
+    const deadline = setTimeout(() => {
+      this.log.debug(`search ${key} still running after ${this.options.maxSearchMs} ms: ended`);
+      search.controller.abort();
+    }, this.options.maxSearchMs ?? DEFAULT_RESOLVER_OPTIONS.maxSearchMs);
+    deadline.unref();
     const onPeer = (peer: PeerAddress) => {
       const seen = `${peer.address}|${peer.port}`;
       const limit = publicKey ? this.options.maxAddresses * CANDIDATES_PER_ADDRESS : this.options.maxAddresses;
@@ -238,7 +246,10 @@ export class Resolver implements NameResolver {
       .search(ident.id, onPeer, search.controller.signal)
       .then(() => Promise.all(checks))
       .catch((err: Error) => this.log.warn(`search ${key} failed: ${err.message}`))
-      .finally(() => this.finishSearch(key, search));
+      .finally(() => {
+        clearTimeout(deadline);
+        this.finishSearch(key, search);
+      });
     return search;
   }
 

@@ -68,6 +68,10 @@ const ID_LENGTH = 20;
 const OFFER_BELOW_NODES = 32;
 const OFFER_PER_REPLY = 4;
 const MAX_OFFERED = 4096;
+// k-rpc queues every query beyond its 16 in flight, without a bound, and its walks wait while that queue
+// keeps the socket busy. Pings of a full bucket's old nodes (16 for each new node heard), `import`, LPD
+// and announcements all go through it: beyond this many queued, a query fails at once.
+const MAX_QUEUED_QUERIES = 256;
 
 /** The parts of k-rpc / k-rpc-socket this file reaches into. */
 interface KrpcMessage {
@@ -89,9 +93,14 @@ interface DhtInternals {
   _put(opts: { k: Buffer; seq: number; sig: Buffer; v: Buffer }, cb: (err: (Error & { code?: unknown }) | null, key?: Buffer, n?: number) => void): void;
   _values: unknown;
   _tables: { get(key: string): unknown };
+  _onput(query: KrpcMessage, peer: KrpcPeer): void;
+  _validateToken(host: string, token: Uint8Array): boolean;
+  _rpc: { response(peer: KrpcPeer, query: KrpcMessage, response: Record<string, unknown>): void };
 }
 interface RpcInternals {
   _nodesKey?: string;
+  pending: unknown[];
+  query(node: unknown, message: KrpcMessage, cb?: QueryCallback): void;
   nodes: { closest(target: Buffer, n?: number): { id: Buffer; host: string; port: number }[] };
   response(node: unknown, query: KrpcMessage, response: Record<string, unknown>, nodes?: unknown, cb?: unknown): void;
 }
@@ -121,6 +130,8 @@ export class DhtNode implements Searcher, AnnounceTarget {
   private bootstrapPeers: HostPort[] = [];
   private activeSearches = 0;
   private readonly blocked = new Set<string>();
+  /** queries refused because k-rpc's queue was full */
+  droppedQueries = 0;
   /** BEP 44 items stored for others (bittorrent-dht's `_values`) */
   readonly items: ItemStore;
   /** our address as other nodes report it (BEP 42 `ip`) */
@@ -154,6 +165,7 @@ export class DhtNode implements Searcher, AnnounceTarget {
     internals._peers = this.store;
     // ... and `_values` (an LRU of 1000 by count, no expiry) for the bounded item store.
     (dht as unknown as DhtInternals)._values = this.items;
+    this.refreshEqualPuts(dht as unknown as DhtInternals);
     dht.on('peer', (peer: { host: string; port: number }, infoHash: Buffer) => this.onPeer(peer, infoHash));
     dht.on('warning', (err: Error) => this.log.debug(`warning: ${err.message}`));
     // A ping that reached our own address (LPD, import, a peer file listing us) answers with our id;
@@ -168,6 +180,29 @@ export class DhtNode implements Searcher, AnnounceTarget {
     this.socket.emit('listening');
     const bound = this.socket.address();
     this.log.info(`Bind to ${this.family === 6 ? `[${bound.address}]` : bound.address}:${bound.port}`);
+  }
+
+  /**
+   * BEP 44: a put of the item we already hold (same k, seq, v and sig) resets its timeout; the library
+   * answers it with 302 ("sequence number less than current"), so a relay or publisher re-putting the
+   * same packet would look refused and the item would expire. Everything else goes to the library.
+   */
+  private refreshEqualPuts(dht: DhtInternals): void {
+    const onput = dht._onput.bind(dht);
+    dht._onput = (query, peer) => {
+      const a = query.a;
+      const host = peer.address ?? peer.host ?? '';
+      if (a && a.k instanceof Uint8Array && a.sig instanceof Uint8Array && a.v instanceof Uint8Array && a.token instanceof Uint8Array && typeof a.seq === 'number' && a.salt === undefined && a.cas === undefined) {
+        const key = createHash('sha1').update(a.k).digest('hex');
+        const held = this.items.get(key);
+        const same = held?.k && held.sig && held.seq === a.seq && Buffer.from(held.k).equals(a.k) && Buffer.from(held.sig).equals(a.sig) && Buffer.from(held.v).equals(a.v);
+        if (same && dht._validateToken(host, a.token)) {
+          this.items.set(key, { ...held, id: a.id instanceof Uint8Array ? a.id : held.id });
+          return dht._rpc.response(peer, query, { id: this.nodeId });
+        }
+      }
+      onput(query, peer);
+    };
   }
 
   /** True when the library took the IPv6 codec (the patches are applied). */
@@ -187,6 +222,12 @@ export class DhtNode implements Searcher, AnnounceTarget {
       };
     }
     const rpc = this.rpc as unknown as RpcInternals;
+    const enqueue = rpc.query.bind(rpc);
+    rpc.query = (node, message, cb) => {
+      if (rpc.pending.length < MAX_QUEUED_QUERIES) return enqueue(node, message, cb);
+      this.droppedQueries++;
+      process.nextTick(() => cb?.(new Error('too many queries queued')));
+    };
     const respond = rpc.response.bind(rpc);
     rpc.response = (node, query, response, nodes, cb) => {
       if (typeof nodes === 'function') [cb, nodes] = [nodes, null];
@@ -305,6 +346,11 @@ export class DhtNode implements Searcher, AnnounceTarget {
 
   searchCount(): number {
     return this.activeSearches;
+  }
+
+  /** queries waiting in k-rpc's queue for a free slot (at most MAX_QUEUED_QUERIES) */
+  queuedQueries(): number {
+    return (this.rpc as unknown as RpcInternals | null)?.pending.length ?? 0;
   }
 
   boundPort(): number {

@@ -159,6 +159,21 @@ export function decodeDnsPacket(v: Buffer): Answer[] {
   return answers;
 }
 
+/** One record as a zone file line: `foo.<z32> 300 IN TXT "hello"` (HTTPS/SVCB in RFC 3597 form). */
+export function formatRecord(a: Answer): string {
+  const r = a as { name: string; ttl?: number; type: string; data?: unknown };
+  const raw = /^UNKNOWN_(\d+)$/.exec(r.type);
+  const type = raw ? ({ 64: 'SVCB', 65: 'HTTPS' } as Record<string, string>)[raw[1]!] ?? `TYPE${raw[1]}` : r.type;
+  let data: string;
+  if (Buffer.isBuffer(r.data)) data = `\\# ${r.data.length} ${r.data.toString('hex')}`;
+  else if (r.type === 'TXT') data = (Array.isArray(r.data) ? r.data : [r.data]).map((t) => JSON.stringify(Buffer.from(t as Buffer).toString('latin1'))).join(' ');
+  else if (r.type === 'SRV') {
+    const d = r.data as { priority?: number; weight?: number; port?: number; target: string };
+    data = `${d.priority ?? 0} ${d.weight ?? 0} ${d.port ?? 0} ${d.target}`;
+  } else data = String(r.data);
+  return `${r.name} ${r.ttl ?? 0} IN ${type} ${data}`;
+}
+
 // ---------------------------------------------------------------- relay payload
 
 export function toRelayPayload(item: SignedItem): Buffer {

@@ -1,11 +1,13 @@
 // The web interface: HTTP/1.1 on loopback. GET /lookup?<name>, /announce?<name>[:<port>],
 // /blacklist?<addr>, /status — the same commands as the console, with real status codes
-// (KadNode 1.x answered bare bodies without a status line).
+// (KadNode 1.x answered bare bodies without a status line). With `extras`, also DNS over HTTPS on
+// /dns-query and the PKARR relay API on /{z32} (web-pkarr.ts).
 import http from 'node:http';
 import type net from 'node:net';
 import type { CommandTable, ResultKind } from '../commands.js';
 import type { Logger } from '../log.js';
 import { listenAll } from './listen.js';
+import { handleExtraRoute, type WebExtras } from './web-pkarr.js';
 
 export interface WebOptions {
   port: number;
@@ -32,7 +34,7 @@ const CHECK_INTERVAL_MS = 2_000;
 export class WebSurface {
   private servers: net.Server[] = [];
 
-  constructor(private readonly commands: CommandTable, private readonly log: Logger, private readonly options: WebOptions) {}
+  constructor(private readonly commands: CommandTable, private readonly log: Logger, private readonly options: WebOptions, private readonly extras: WebExtras = {}) {}
 
   async start(): Promise<void> {
     this.servers = await listenAll(this.options.addresses, this.options.port, 'tcp', () => {
@@ -62,6 +64,7 @@ export class WebSurface {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if ((req.url ?? '/').length <= MAX_URL && (await handleExtraRoute(req, res, this.extras))) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return this.send(res, 405, 'Method not allowed.\n');

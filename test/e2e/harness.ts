@@ -140,7 +140,9 @@ export interface DaemonOptions {
 export function safeDaemonArgs(opts: Pick<DaemonOptions, 'args' | 'netns' | 'lpd' | 'portForwarding'>): string[] {
   if ((opts.lpd || opts.portForwarding) && !opts.netns) throw new Error('LPD and port forwarding are only tested inside a network namespace');
   const args = [...opts.args];
+  // Several test daemons share one loopback: the fixed-port local surfaces stay off unless asked for.
   if (!args.includes('--web-port')) args.push('--web-port', '0');
+  if (!args.includes('--nss-port')) args.push('--nss-port', '0');
   if (!args.includes('--nss-port')) args.push('--nss-port', '0');
   if (!opts.lpd && !args.includes('--lpd-disable')) args.push('--lpd-disable');
   if (!opts.portForwarding && !args.includes('--fwd-disable')) args.push('--fwd-disable');

@@ -18,9 +18,10 @@
 // "network-down": eth0 of the namespace is one.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import { netnsEtc } from './netns-etc.js';
 import { createNetwork, registerCleanup, run, type ExecResult, type Host, type Network } from './netns.js';
 import { dig, emptyPeerFile, haveCommand, percentile, repoRoot, skipUnlessNetns, sleep, startDaemon, tempDir, type Daemon, type DigResult } from './harness.js';
 
@@ -37,34 +38,6 @@ const NSS_DIR = join(repoRoot, 'packaging', 'nss');
 function dnsmasqPath(): string | null {
   if (haveCommand('dnsmasq')) return 'dnsmasq';
   return existsSync('/usr/sbin/dnsmasq') ? '/usr/sbin/dnsmasq' : null;
-}
-
-/** Writes /etc/netns/<ns>/<file> for each file; returns the remover (also run on exit). */
-function netnsEtc(ns: string, files: Record<string, string>): () => void {
-  const base = '/etc/netns';
-  const createdBase = !existsSync(base);
-  const dir = join(base, ns);
-  let removed = false;
-  const remove = (): void => {
-    if (removed) return;
-    removed = true;
-    rmSync(dir, { recursive: true, force: true });
-    // the parent only when this test made it and nobody else uses it now
-    if (createdBase) {
-      try {
-        if (readdirSync(base).length === 0) rmdirSync(base);
-      } catch {
-        // gone or in use
-      }
-    }
-  };
-  const unregister = registerCleanup(remove);
-  mkdirSync(dir, { recursive: true });
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return () => {
-    unregister();
-    remove();
-  };
 }
 
 /** A helper process (dnsmasq, systemd-resolved) in a namespace, killed by pid, also on exit. */
@@ -148,7 +121,8 @@ function stats(values: number[]): string {
 test('into the system: dnsmasq, resolv.conf, NSS and systemd-resolved paths in namespaces', { timeout: 300_000 }, async (t: TestContext) => {
   const skip = skipUnlessNetns()
     || (dnsmasqPath() ? false : 'needs dnsmasq (Debian package dnsmasq-base; scripts/install-test-deps.sh installs it as root)')
-    || (haveCommand('getent') ? false : 'needs getent (libc-bin)');
+    || (haveCommand('getent') ? false : 'needs getent (libc-bin)')
+    || (haveCommand('ping') ? false : 'needs ping (Debian package iputils-ping; scripts/install-test-deps.sh installs it as root)');
   if (skip) {
     t.skip(skip);
     return;

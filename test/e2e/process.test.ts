@@ -29,7 +29,7 @@ import { run, type ExecResult } from './netns.js';
 const isRoot = process.getuid?.() === 0;
 const skipUnlessRoot = isRoot ? false : 'needs root: --user switches users (run the tests as root to cover it)';
 /** nothing leaves the machine, no web interface (given on the command line: the harness adds them otherwise) */
-const QUIET = ['--lpd-disable', '--fwd-disable', '--web-port', '0'];
+const QUIET = ['--lpd-disable', '--fwd-disable', '--web-port', '0', '--nss-port', '0'];
 
 let tmp: ReturnType<typeof tempDir>;
 let peerfile: string;
