@@ -77,7 +77,7 @@ export const costBench: Benchmark = {
         peerfile,
         peers: [dhtB!],
         values: [OWN],
-        env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` },
+        nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
       });
       daemons.push(a);
       const command = `bin/kadnode --port ${dhtA} --dht-addr 127.0.0.1 --dns-port ${dnsA} --web-port ${webA} --peer 127.0.0.1:${dhtB} --value-id ${OWN} ...`;
@@ -122,7 +122,7 @@ export const costBench: Benchmark = {
       await a.stop(20_000);
       daemons.splice(daemons.indexOf(a), 1);
       const file = newestProfile(profileDir);
-      if (file) ctx.profile('the measured daemon over all three phases', `NODE_OPTIONS='--cpu-prof --cpu-prof-dir=${profileDir}' ${command}`, summarizeProfile(file));
+      if (file) ctx.profile('the measured daemon over all three phases', `node --cpu-prof --cpu-prof-dir=${profileDir} ${command}`, summarizeProfile(file));
 
       ctx.record.data.windows = windows;
       ctx.record.data.store = stored;

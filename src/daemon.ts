@@ -92,7 +92,7 @@ export class Daemon {
     this.publisher = config.pkarr ? new PkarrPublisher({ dht: this.dht, log: log.child('PKARR'), secretKey: config.pkarr.secretKey, records: config.pkarr.records, hook: this.pkarr }) : null;
     this.pkarr.setOwn(this.publisher ?? undefined);
     this.relay = new PkarrRelay({ hook: this.pkarr, dht: this.dht, log: log.child('RELAY') });
-    this.resolver = new Resolver({ dht: this.dht, own: this.announcer, log: log.child('RES'), keys: config.keys, verifier: this.auth, pkarr: this.pkarr }, { ...DEFAULT_RESOLVER_OPTIONS, tld: config.queryTld });
+    this.resolver = new Resolver({ dht: this.dht, own: this.announcer, log: log.child('RES'), keys: config.keys, verifier: this.auth, pkarr: this.pkarr, families: () => this.dht.nodes.map((n) => n.family) }, { ...DEFAULT_RESOLVER_OPTIONS, tld: config.queryTld });
     this.portMapper =
       config.fwdDisable || config.mode === 'ipv6'
         ? null

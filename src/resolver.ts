@@ -26,6 +26,8 @@ export interface ResolverDeps {
   verifier?: AddressVerifier;
   /** signed packets for public-key names (`<z32>`, `foo.<z32>`, also under the TLD) */
   pkarr?: PkarrHook;
+  /** the address families the running DHTs can find; a query for another family waits for none */
+  families?: () => readonly Family[];
 }
 
 export interface ResolverOptions {
@@ -117,7 +119,9 @@ export class Resolver implements NameResolver {
     return { status: result.status, addresses: [], ttl: 0 };
   }
 
-  private async resolveAddresses(name: string, { timeoutMs, family }: ResolveOptions): Promise<Resolution> {
+  private async resolveAddresses(name: string, { timeoutMs, family: asked }: ResolveOptions): Promise<Resolution> {
+    // AAAA on an IPv4-only node answers on the first address (NODATA) instead of waiting for the deadline.
+    const family = asked !== undefined && (this.deps.families?.() ?? [4, 6]).includes(asked) ? asked : undefined;
     let ident: Identifier;
     try {
       ident = identify(name, this.options.tld, this.deps.keys);
@@ -229,7 +233,7 @@ export class Resolver implements NameResolver {
     const verifier = this.deps.verifier;
     const checks: Promise<void>[] = [];
     const deadline = setTimeout(() => {
-      this.log.debug(`search ${key} still running after ${this.options.maxSearchMs} ms: ended`);
+      this.log.debug(`search ${key} ran too long: ended`);
       search.controller.abort();
     }, this.options.maxSearchMs ?? DEFAULT_RESOLVER_OPTIONS.maxSearchMs);
     deadline.unref();

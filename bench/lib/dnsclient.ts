@@ -86,3 +86,100 @@ export async function loadGenerate(server: string, port: number, names: string[]
   socket.close();
   return { seconds: elapsed, sent, answered, qps: answered / elapsed, lost: sent - answered };
 }
+
+export interface ClosedLoopResult {
+  seconds: number;
+  sent: number;
+  answered: number;
+  lost: number;
+  qps: number;
+  avgLatencyMs: number;
+  rcodes: Record<string, number>;
+  /** the busiest source address's queries a second (kadnode limits each source to 1000/s) */
+  maxPerSourceQps: number;
+}
+
+/**
+ * dnsperf's closed loop (a fixed number of queries outstanding, a new one for each answer or loss),
+ * but sent round-robin from many source addresses, so a per-source rate limit of the server does not
+ * cap the measurement. Queries unanswered after timeoutMs count as lost and are replaced.
+ */
+export async function closedLoop(opts: { server: string; port: number; names: string[]; seconds: number; outstanding: number; sources: string[]; timeoutMs: number }): Promise<ClosedLoopResult> {
+  const sockets = await Promise.all(
+    opts.sources.map(
+      (source) =>
+        new Promise<dgram.Socket>((resolve, reject) => {
+          const s = dgram.createSocket('udp4');
+          s.once('error', reject);
+          s.bind(0, source, () => resolve(s));
+        }),
+    ),
+  );
+  const packets = opts.names.map((name) => dnsPacket.encode({ type: 'query', id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name, class: 'IN' }] }));
+  const inflight = sockets.map(() => new Map<number, number>());
+  const perSource = sockets.map(() => 0);
+  const rcodes: Record<string, number> = {};
+  const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
+  let sent = 0;
+  let answered = 0;
+  let lost = 0;
+  let latencySum = 0;
+  let next = 0;
+  let nextId = 1;
+  let running = true;
+  const t0 = performance.now();
+  const send = () => {
+    if (!running) return;
+    const i = next++ % sockets.length;
+    const id = nextId;
+    nextId = nextId >= 65535 ? 1 : nextId + 1;
+    const p = packets[sent % packets.length]!;
+    p.writeUInt16BE(id, 0);
+    inflight[i]!.set(id, performance.now());
+    perSource[i]!++;
+    sent++;
+    sockets[i]!.send(p, opts.port, opts.server);
+  };
+  sockets.forEach((s, i) => {
+    s.on('message', (msg) => {
+      if (msg.length < 4) return;
+      const id = msg.readUInt16BE(0);
+      const at = inflight[i]!.get(id);
+      if (at === undefined) return;
+      inflight[i]!.delete(id);
+      const rcode = RCODES[msg[3]! & 15] ?? String(msg[3]! & 15);
+      rcodes[rcode] = (rcodes[rcode] ?? 0) + 1;
+      answered++;
+      latencySum += performance.now() - at;
+      send();
+    });
+  });
+  for (let i = 0; i < opts.outstanding; i++) send();
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const map of inflight) {
+      for (const [id, at] of map) {
+        if (now - at < opts.timeoutMs) continue;
+        map.delete(id);
+        lost++;
+        send();
+      }
+    }
+  }, 100);
+  await new Promise((r) => setTimeout(r, opts.seconds * 1000));
+  running = false;
+  const elapsed = (performance.now() - t0) / 1000;
+  clearInterval(sweep);
+  await new Promise((r) => setTimeout(r, 200));
+  for (const s of sockets) s.close();
+  return {
+    seconds: elapsed,
+    sent,
+    answered,
+    lost,
+    qps: answered / elapsed,
+    avgLatencyMs: latencySum / Math.max(1, answered),
+    rcodes,
+    maxPerSourceQps: Math.max(...perSource) / elapsed,
+  };
+}

@@ -1,5 +1,7 @@
 // Daemons on 127.0.0.1 (no root needed), for the dns and cost benchmarks.
-import { startDaemon, type Daemon } from '../../test/e2e/harness.js';
+import { spawn } from 'node:child_process';
+import { Daemon, kadnodeBin, repoRoot, safeDaemonArgs, startDaemon } from '../../test/e2e/harness.js';
+import { inNetns } from '../../test/e2e/netns.js';
 import { dnsQuery } from './dnsclient.js';
 import { sleep } from './stats.js';
 
@@ -16,8 +18,8 @@ export interface LoopbackDaemonOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export function startLoopbackDaemon(o: LoopbackDaemonOptions): Promise<Daemon> {
-  const args = [
+export function loopbackArgs(o: LoopbackDaemonOptions): string[] {
+  return [
     '--port', String(o.dhtPort), '--dht-addr', '127.0.0.1',
     '--dns-port', String(o.dnsPort), ...(o.dnsPort ? ['--dns-addr', '127.0.0.1'] : []),
     '--web-port', String(o.webPort ?? 0), ...(o.webPort ? ['--web-addr', '127.0.0.1'] : []),
@@ -26,6 +28,12 @@ export function startLoopbackDaemon(o: LoopbackDaemonOptions): Promise<Daemon> {
     ...(o.peers ?? []).flatMap((p) => ['--peer', `127.0.0.1:${p}`]),
     ...(o.values ?? []).flatMap((v) => ['--value-id', v]),
   ];
+}
+
+/** A daemon on loopback; with nodeArgs (e.g. --cpu-prof) node itself gets those flags. */
+export function startLoopbackDaemon(o: LoopbackDaemonOptions & { nodeArgs?: string[] }): Promise<Daemon> {
+  const args = loopbackArgs(o);
+  if (o.nodeArgs?.length) return startDaemonWithNodeArgs(o.nodeArgs, { args, label: o.label });
   return startDaemon({ args, label: o.label, stdin: 'ignore', env: o.env, readyTimeoutMs: 30_000 });
 }
 
@@ -38,4 +46,26 @@ export async function warmName(port: number, name: string, expect: string, timeo
     await sleep(250);
   }
   return false;
+}
+
+/**
+ * startDaemon with flags for node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses): the same
+ * safe arguments, the same Daemon handle (killed on exit), optionally inside a namespace.
+ */
+export async function startDaemonWithNodeArgs(nodeArgs: string[], opts: { args: string[]; label: string; netns?: string; readyTimeoutMs?: number }): Promise<Daemon> {
+  const argv = [...nodeArgs, kadnodeBin, ...safeDaemonArgs({ args: opts.args, netns: opts.netns })];
+  const [file, fileArgs] = inNetns(opts.netns, process.execPath, argv);
+  const child = spawn(file, fileArgs, { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
+  await new Promise<void>((res, rej) => {
+    child.once('spawn', () => res());
+    child.once('error', (err) => rej(new Error(`${opts.label}: cannot start: ${err.message}`)));
+  });
+  const d = new Daemon(child, opts.label, opts.netns);
+  try {
+    await d.waitForLine(/\(I\) Ready\./, opts.readyTimeoutMs ?? 30_000);
+  } catch (err) {
+    await d.stop(2000);
+    throw err;
+  }
+  return d;
 }

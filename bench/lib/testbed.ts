@@ -8,7 +8,7 @@
 // failure and on signals (its cleanup registry). LPD and port forwarding stay off (safeDaemonArgs).
 import { execFileSync } from 'node:child_process';
 import { createNetwork, run, type Host, type Network } from '../../test/e2e/netns.js';
-import { emptyPeerFile, startDaemon, tempDir, type Daemon } from '../../test/e2e/harness.js';
+import { emptyPeerFile, kadnodeCtl, startDaemon, tempDir, type Daemon } from '../../test/e2e/harness.js';
 import type { BenchContext } from './report.js';
 import { pool, rng, shuffle } from './stats.js';
 import type { LookupItem, LookupResult, StatusFigures } from './worker.js';
@@ -52,6 +52,8 @@ export class Testbed {
   readonly daemons: Array<Daemon | undefined>;
   readonly bulk: BulkNodeInfo[] = [];
   private lossPct = 0;
+  /** kadnode-ctl port on the loopback of each daemon's namespace; 0: none */
+  controlPort = 0;
   private tmp = tempDir('kadnode-bench');
   readonly peerfile: string;
 
@@ -110,7 +112,7 @@ export class Testbed {
       '--port', String(DHT_PORT),
       '--dns-port', String(DNS_PORT), '--dns-addr', addr,
       '--web-port', String(WEB_PORT), '--web-addr', addr,
-      '--cmd-port', '0', '--cmd-disable-stdin',
+      '--cmd-port', String(this.controlPort), '--cmd-disable-stdin',
       '--peerfile', this.peerfile,
     ];
   }
@@ -150,6 +152,13 @@ export class Testbed {
 
   status(indexes?: number[]): Promise<StatusFigures[]> {
     return this.client.call<StatusFigures[]>('status', { targets: this.webTargets(indexes) }, 30_000);
+  }
+
+  /** `kadnode-ctl ARGS` against daemon i (needs controlPort); its stdout lines, or [] on failure. */
+  async ctl(i: number, args: string[]): Promise<string[]> {
+    if (!this.controlPort) throw new Error('the testbed runs the daemons without a control port');
+    const r = await kadnodeCtl(['-p', String(this.controlPort), ...args], { netns: this.hosts[i]!.name, timeoutMs: 10_000 });
+    return r.stdout.split('\n').filter((l) => l.trim() !== '');
   }
 
   /** Random bulk nodes as --peer arguments. */
@@ -196,6 +205,42 @@ export class Testbed {
       }),
     );
     this.lossPct = pct;
+  }
+
+  /**
+   * Counts (never drops) AUTH datagrams arriving at each daemon's DHT port: replies (104-byte payload,
+   * IP length 132) and challenges (40 bytes, IP length 68), payload starting with "AUTH". Resets them.
+   */
+  async countAuth(): Promise<void> {
+    const script = [
+      'table inet kbauth',
+      'delete table inet kbauth',
+      'table inet kbauth {',
+      '  chain input {',
+      '    type filter hook input priority -10; policy accept;',
+      `    udp dport ${DHT_PORT} meta length 132 @th,64,32 0x41555448 counter`,
+      `    udp dport ${DHT_PORT} meta length 68 @th,64,32 0x41555448 counter`,
+      '  }',
+      '}',
+      '',
+    ].join('\n');
+    await Promise.all(
+      this.hosts.map(async (h) => {
+        const r = await run(h.name, 'nft', ['-f', '-'], { input: script, timeoutMs: 10_000 });
+        if (r.code !== 0) throw new Error(`nft in ${h.name} failed: ${r.stderr.trim()}`);
+      }),
+    );
+  }
+
+  /** AUTH replies and challenges each daemon received since countAuth(). */
+  async authCounts(): Promise<Array<{ replies: number; challenges: number }>> {
+    return Promise.all(
+      this.hosts.map(async (h) => {
+        const r = await run(h.name, 'nft', ['list', 'table', 'inet', 'kbauth'], { timeoutMs: 10_000 });
+        const counts = [...r.stdout.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+        return { replies: counts[0] ?? 0, challenges: counts[1] ?? 0 };
+      }),
+    );
   }
 
   /** Datagrams seen and dropped by the loss rules since they were set, summed over the namespaces. */

@@ -26,6 +26,8 @@ export interface AnnouncerOptions {
 
 /** `announce` on the control port or the web interface adds values: a bound on what local users can add. */
 export const MAX_VALUES = 1024;
+/** An announcement that reached no node (offline, cut off) is tried again at least this often. */
+const UNREACHED_RETRY_MS = 60_000;
 
 /** How long a value is announced: the whole run, until a time, or a single announcement. */
 export type Lifetime = { kind: 'forever' } | { kind: 'until'; at: number } | { kind: 'once' };
@@ -156,6 +158,13 @@ export class Announcer {
   private nextTime(entry: Entry): number {
     const now = this.now();
     const periodic = (entry.lastAnnouncedAt ?? now) + this.options.intervalMs;
+    // Reached nobody: the table holds only nodes that are gone (a link down, the network split). Try again,
+    // backing off to once a minute, whether the table grows or not, until some node stores it.
+    if (entry.lastAcks === 0) {
+      const delay = Math.min(this.options.followUpMs * 2 ** Math.min(entry.followUps, 20), UNREACHED_RETRY_MS);
+      entry.followUps++;
+      return Math.min(periodic, now + delay);
+    }
     // While fewer than K nodes hold it and the table may still grow, look again soon.
     if (entry.lastAcks < this.options.replication && entry.followUps < this.options.maxFollowUps) {
       const delay = this.options.followUpMs * 2 ** entry.followUps;
@@ -188,7 +197,7 @@ export class Announcer {
     const now = this.now();
     for (const entry of this.entries.values()) {
       if (entry.running || entry.nextAt > now || entry.followUps === 0) continue;
-      if (nodes <= entry.nodesAtLastAnnounce) entry.nextAt = this.nextTime(entry);
+      if (nodes <= entry.nodesAtLastAnnounce && entry.lastAcks > 0) entry.nextAt = this.nextTime(entry);
     }
     this.tick();
   }

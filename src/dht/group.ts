@@ -15,7 +15,7 @@ export type GroupMember = Searcher &
     readonly store: DhtNode['store'];
     readonly nodeId: Buffer;
     setSibling(sibling: GroupMember | null): void;
-  } & Partial<Pick<DhtNode, 'getMutable' | 'putMutable' | 'storeItem' | 'external' | 'items'>>;
+  } & Partial<Pick<DhtNode, 'getMutable' | 'putMutable' | 'storeItem' | 'external'>>;
 
 export interface FamilyCounts {
   family: Family;
@@ -112,11 +112,6 @@ export class DhtGroup<Member extends GroupMember = DhtNode> implements Searcher,
 
   onExternalAddress(listener: (address: string, family: Family) => void): void {
     for (const m of this.members) m.external?.onChange((address) => listener(address, m.family));
-  }
-
-  /** BEP 44 items stored for others, on all DHTs. */
-  itemCount(): number {
-    return this.members.reduce((n, m) => n + (m.items?.size ?? 0), 0);
   }
 
   // ---- per family

@@ -34,6 +34,8 @@ export interface DhtNodeOptions {
   nodeId?: Buffer;
   /** BEP 32 `want` sent with find_node/get_peers/get; left out (plain BEP 5 messages) by default */
   want?: Family[];
+  /** how often lost nodes and bootstrap addresses are pinged while the table is small (default 30 s) */
+  reconnectMs?: number;
   /** BEP 44 items we store for others (default DEFAULT_ITEM_LIMITS: 4096 items, 4 MiB, 2 hours) */
   items?: ItemStoreOptions;
 }
@@ -72,6 +74,15 @@ const MAX_OFFERED = 4096;
 // keeps the socket busy. Pings of a full bucket's old nodes (16 for each new node heard), `import`, LPD
 // and announcements all go through it: beyond this many queued, a query fails at once.
 const MAX_QUEUED_QUERIES = 256;
+// Pings (a full bucket pings its 16 oldest nodes for every new node heard, so anyone can cause them) may
+// take at most half of k-rpc's 16 slots, in flight and queued together: searches are never starved by them.
+const MAX_PING_SLOTS = 8;
+// Nodes that left the routing table (timed out: a link down, a network split in two) are pinged again,
+// a few every RECONNECT_MS while the table is small, together with the bootstrap addresses: otherwise two
+// halves of a network that lost each other never meet again (nothing else looks for nodes we dropped).
+const MAX_LOST = 256;
+const RECONNECT_MS = 30_000;
+const RECONNECT_PER_ROUND = 8;
 
 /** The parts of k-rpc / k-rpc-socket this file reaches into. */
 interface KrpcMessage {
@@ -82,7 +93,7 @@ interface KrpcMessage {
 type QueryCallback = (err: Error | null, res?: unknown, peer?: unknown) => void;
 interface KrpcSocketInternals {
   query(peer: HostPort, message: KrpcMessage, cb?: QueryCallback): number | undefined;
-  on(event: 'response', listener: (message: KrpcMessage & { ip?: unknown }, rinfo: { address: string }) => void): void;
+  on(event: 'response', listener: (message: KrpcMessage) => void): void;
   response(peer: KrpcPeer, query: { t: unknown }, response: Record<string, unknown>, cb?: unknown): void;
   send(peer: KrpcPeer, message: Record<string, unknown>, cb?: unknown): void;
 }
@@ -132,6 +143,8 @@ export class DhtNode implements Searcher, AnnounceTarget {
   private readonly blocked = new Set<string>();
   /** queries refused because k-rpc's queue was full */
   droppedQueries = 0;
+  /** `host|port` → nodes that left the routing table, oldest first (bounded by MAX_LOST) */
+  private readonly lost = new Map<string, HostPort>();
   /** BEP 44 items stored for others (bittorrent-dht's `_values`) */
   readonly items: ItemStore;
   /** our address as other nodes report it (BEP 42 `ip`) */
@@ -176,6 +189,10 @@ export class DhtNode implements Searcher, AnnounceTarget {
     dht.on('error', (err: Error) => this.log.warn(`error: ${err.message}`));
     dht.setMaxListeners(0);
     this.dht = dht;
+    const table = (this.rpc as unknown as { nodes: { on(event: 'added' | 'removed', l: (c: { id?: Buffer; host: string; port: number }) => void): void } }).nodes;
+    table.on('removed', (c) => this.rememberLost(c));
+    table.on('added', (c) => this.lost.delete(`${c.host}|${c.port}`));
+    this.scheduleReconnect();
     // The socket was bound before the library existed; tell it so its bucket refresh starts.
     this.socket.emit('listening');
     const bound = this.socket.address();
@@ -224,7 +241,8 @@ export class DhtNode implements Searcher, AnnounceTarget {
     const rpc = this.rpc as unknown as RpcInternals;
     const enqueue = rpc.query.bind(rpc);
     rpc.query = (node, message, cb) => {
-      if (rpc.pending.length < MAX_QUEUED_QUERIES) return enqueue(node, message, cb);
+      const busy = message.q === 'ping' ? (krpcSocket as unknown as { inflight: number }).inflight + rpc.pending.length >= MAX_PING_SLOTS : rpc.pending.length >= MAX_QUEUED_QUERIES;
+      if (!busy) return enqueue(node, message, cb);
       this.droppedQueries++;
       process.nextTick(() => cb?.(new Error('too many queries queued')));
     };
@@ -247,12 +265,17 @@ export class DhtNode implements Searcher, AnnounceTarget {
       const ip = host && familyOf(host) === this.family ? { ip: encodePeer(host, peer.port) } : {};
       sock.send(peer, { t: query.t, y: 'r', r: response, ...ip }, cb);
     };
-    krpcSocket.on('response', (message, rinfo) => {
-      // ... and the replies we get tell us ours.
-      if (message.ip instanceof Uint8Array) {
-        const seen = decodePeer(message.ip);
-        if (seen && familyOf(seen.host) === this.family && rinfo?.address) this.external.report(rinfo.address, seen.host);
-      }
+    // ... and the replies to our own queries (matched transactions, not any datagram) tell us ours.
+    const ask = krpcSocket.query.bind(krpcSocket);
+    krpcSocket.query = (peer, message, cb) =>
+      ask(peer, message, (err, res, from) => {
+        const ip = err ? undefined : (res as { ip?: unknown } | undefined)?.ip;
+        const voter = (from as { address?: unknown } | undefined)?.address;
+        const seen = ip instanceof Uint8Array ? decodePeer(ip) : null;
+        if (seen && typeof voter === 'string' && familyOf(seen.host) === this.family) this.external.report(voter, seen.host);
+        cb?.(err, res, from);
+      });
+    krpcSocket.on('response', (message) => {
       const other = this.sibling;
       const list = other ? message.r?.[NODES_KEY[other.family]] : undefined;
       if (other && list instanceof Uint8Array) other.offerNodes(parseNodes(list, ID_LENGTH, other.family));
@@ -374,6 +397,43 @@ export class DhtNode implements Searcher, AnnounceTarget {
     this.populate();
     for (const delay of POPULATE_AFTER_MS) this.later(delay, () => this.populate());
     this.retryWhileEmpty(1_000);
+  }
+
+  private rememberLost(node: { id?: Buffer; host: string; port: number }): void {
+    if (!this.dht || (node.id && node.id.equals(this.dht.nodeId)) || this.blocked.has(node.host)) return;
+    const key = `${node.host}|${node.port}`;
+    this.lost.delete(key);
+    this.lost.set(key, { host: node.host, port: node.port });
+    if (this.lost.size > MAX_LOST) this.lost.delete(this.lost.keys().next().value as string);
+  }
+
+  private scheduleReconnect(): void {
+    this.later(this.options.reconnectMs ?? RECONNECT_MS, () => {
+      this.reconnect();
+      this.scheduleReconnect();
+    });
+  }
+
+  /** Pings a few lost nodes (round robin) and the bootstrap addresses while the routing table is small. */
+  private reconnect(): void {
+    const dht = this.dht;
+    if (!dht || dht.destroyed || this.nodeCount() >= OFFER_BELOW_NODES) return;
+    const lost = [...this.lost].slice(0, RECONNECT_PER_ROUND);
+    for (const [key, node] of lost) {
+      // to the end of the line: the next round tries others
+      this.lost.delete(key);
+      this.lost.set(key, node);
+    }
+    const bootstrap = this.bootstrapPeers.filter((p) => familyOf(p.host) === this.family).slice(0, RECONNECT_PER_ROUND);
+    const known = new Set(this.routingNodes().map((n) => `${n.address}|${n.port}`));
+    for (const node of [...bootstrap, ...lost.map(([, n]) => n)]) {
+      if (!known.has(`${node.host}|${node.port}`) && !this.blocked.has(node.host)) this.ping(node);
+    }
+  }
+
+  /** nodes that left the routing table and are tried again */
+  lostCount(): number {
+    return this.lost.size;
   }
 
   private retryWhileEmpty(delay: number): void {

@@ -292,9 +292,9 @@ export class DnsServer {
     const zone = pkarr ? pkarr.origin : this.options.tld;
     const reply = (rcode: Rcode, addresses?: PeerAddress[], ttl?: number, records?: Resolution['records']) =>
       buildResponse(query, rcode, { maxSize, addresses, ttl, zone, records });
-    // A TCP source cannot be spoofed: over the limit it gets REFUSED rather than silence.
-    if (conn && !this.withinRate(conn.source)) return reply('REFUSED');
     try {
+      // A TCP source cannot be spoofed: over the limit it gets REFUSED rather than silence.
+      if (conn && !this.withinRate(conn.source)) return reply('REFUSED');
       // Not our zone: the upstream's business in proxy mode, else not ours at all.
       if (!pkarr && !hasTld(name, this.options.tld)) {
         return this.forwarder ? await this.forward(msg, query, conn, maxSize, from) : reply('REFUSED');

@@ -1,3 +1,5 @@
+import bencode from 'bencode';
+import dgram from 'node:dgram';
 // Four real bin/kadnode daemons on 127.0.0.1 (no root needed): they form a DHT through daemon 1, daemon 2
 // announces foo.p2p:4711, and the others resolve it through their DNS port (queried with the real dig),
 // their console (stdin) and bin/kadnode-ctl.
@@ -115,6 +117,31 @@ describe('four daemons on loopback', { timeout: 150_000 }, () => {
       r.value.answers.map((a) => [a.type, a.data]),
       [['A', '127.0.0.1']],
     );
+  });
+
+  it('a first AAAA query on the IPv4 DHT answers NOERROR without records, not at the deadline', { skip: skipUnlessDig() }, async (t) => {
+    // A node that sends one query and then never answers joins daemon 4's routing table, so a search
+    // there lasts over 2 s (the query time-out): only an answer on the first address is fast.
+    const silent = dgram.createSocket('udp4');
+    t.after(() => silent.close());
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    const ping = Buffer.from(bencode.encode({ t: Buffer.from('zz'), y: 'q', q: 'ping', a: { id: randomBytes(20) } }));
+    silent.send(ping, nodes[3]!.dht, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 300));
+    // A name no daemon looked up yet, held by the others: daemon 4's first query searches the DHT,
+    // which can only hold IPv4 addresses.
+    const announced = await nodes[1]!.d.ctl(nodes[1]!.cmd, ['announce', 'fresh.p2p:4712', '-1']);
+    assert.equal(announced.code, 0, announced.stderr);
+    const held = await retry(async () => {
+      const res = await kadnodeCtl(['-p', String(nodes[0]!.cmd), 'lookup', 'fresh.p2p'], { timeoutMs: 15_000 });
+      return res.code === 0 ? res : undefined;
+    }, { tries: 10, timeoutMs: 30_000, intervalMs: 500 });
+    assert.ok(held.value, 'daemon 1 finds the new name');
+    const r = await dig(['@127.0.0.1', '-p', String(nodes[3]!.dns), 'fresh.p2p', 'AAAA', '+tries=1', '+timeout=5']);
+    t.diagnostic(`first AAAA took ${r.queryTimeMs} ms`);
+    assert.equal(r.status, 'NOERROR', r.raw);
+    assert.deepEqual(r.answers, []);
+    assert.ok((r.queryTimeMs ?? Infinity) < 1500, `answered after ${r.queryTimeMs} ms (a search with a silent node takes over 2000 ms)`);
   });
 
   it('answers NXDOMAIN for an unknown name', { skip: skipUnlessDig() }, async (t) => {

@@ -7,29 +7,43 @@ import { registerCleanup } from './netns.js';
 
 const BASE = '/etc/netns';
 
+/** whether this process made /etc/netns, and how many namespace directories it has there now */
+let baseCreated = false;
+let live = 0;
+
 /**
  * Writes /etc/netns/<ns>/<name> for each entry of files and returns the remover, which deletes the
- * namespace's directory, and /etc/netns too when this call created it and it is empty. The remover
- * also runs on process exit and on SIGINT/SIGTERM/SIGHUP. Only for namespaces the caller created.
+ * namespace's directory, and /etc/netns too once the last one is gone if this process made it.
+ * The remover also runs on process exit and on SIGINT/SIGTERM/SIGHUP. Only for namespaces the
+ * caller created.
  */
 export function netnsEtc(ns: string, files: Record<string, string>): () => void {
   if (!/^kn-\d+-/.test(ns)) throw new Error(`netnsEtc: '${ns}' is not a test namespace (kn-<pid>-...)`);
-  const createdBase = !existsSync(BASE);
+  if (!existsSync(BASE)) {
+    mkdirSync(BASE);
+    baseCreated = true;
+  }
   const dir = join(BASE, ns);
   let removed = false;
   const remove = (): void => {
     if (removed) return;
     removed = true;
+    live--;
     rmSync(dir, { recursive: true, force: true });
-    if (createdBase) {
+    // the parent only once the last of ours is gone, when this process made it and nobody else uses it
+    if (baseCreated && live === 0) {
       try {
-        if (readdirSync(BASE).length === 0) rmdirSync(BASE);
+        if (readdirSync(BASE).length === 0) {
+          rmdirSync(BASE);
+          baseCreated = false;
+        }
       } catch {
         // gone, or another test's files are in it
       }
     }
   };
   const unregister = registerCleanup(remove);
+  live++;
   mkdirSync(dir, { recursive: true });
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return () => {

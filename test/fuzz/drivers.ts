@@ -32,6 +32,8 @@ import { ControlSurface } from '../../src/surfaces/control.js';
 import { buildResponse, FrameReader, maxUdpSize, parseQuery, replyHeader, TCP_MAX_SIZE, truncatedAnswer, type Rcode } from '../../src/surfaces/dns-message.js';
 import { DnsServer } from '../../src/surfaces/dns.js';
 import { NSS_STATUS, NssSurface, parseNssRequest } from '../../src/surfaces/nss.js';
+import { checkItem, formatRecord, fromRelayPayload, PacketError, signPacket } from '../../src/pkarr/packet.js';
+import { pkarrName } from '../../src/pkarr/names.js';
 import { WebSurface } from '../../src/surfaces/web.js';
 import * as inputs from './inputs.js';
 
@@ -236,7 +238,7 @@ export const dnsTcp: Surface<inputs.DnsStream> = {
   async start() {
     const fd = await startFuzzDaemon();
     const logs = crashLogger(DNS_CRASH);
-    const server = new DnsServer({ resolver: fd.daemon.resolver, log: logs.log, options: { port: 0, addresses: [LOCAL], tld: '.p2p', timeoutMs: 500, tcpIdleMs: 300, rateLimit: null } });
+    const server = new DnsServer({ resolver: fd.daemon.resolver, log: logs.log, options: { port: 0, addresses: [LOCAL], tld: '.p2p', timeoutMs: 500, tcpIdleMs: 100, rateLimit: null } });
     await server.start();
     const port = server.addresses()[0]!.port;
     const open = new Set<Promise<void>>();
@@ -258,10 +260,10 @@ export const dnsTcp: Surface<inputs.DnsStream> = {
     };
     return {
       async feed(stream) {
-        // up to 16 connections at once (the server takes 64)
+        // up to 48 connections at once (the server takes 64)
         const p: Promise<void> = oneStream(stream).finally(() => open.delete(p));
         open.add(p);
-        if (open.size >= 16) await Promise.race(open);
+        if (open.size >= 48) await Promise.race(open);
         check(logs.take(), 'DNS over TCP');
       },
       async probe() {
@@ -777,7 +779,53 @@ export const nss: Surface<Buffer> = {
   },
 };
 
-export const SURFACES: Surface<never>[] = [dnsParser, dnsUdp, dnsTcp, krpcGuard, krpcNode, auth, lpd, control, web, configFile, peerFile, nss] as unknown as Surface<never>[];
+// ---------------------------------------------------------------- BEP 44 items (PKARR)
+
+export const pkarr: Surface<inputs.PkarrInput> = {
+  name: 'pkarr',
+  what: 'BEP 44 items and PKARR packets: checkItem on signed (and broken) items with any DNS packet, fromRelayPayload, formatRecord, pkarrName',
+  arbitrary: inputs.pkarrItem,
+  live: false,
+  async start() {
+    const keys = generateKeyPair();
+    let verified = 0;
+    const expectPacketError = (what: string, fn: () => void) => {
+      try {
+        fn();
+      } catch (err) {
+        if (!(err instanceof PacketError)) throw new FuzzCrash(`${what} threw ${(err as Error).stack}`);
+      }
+    };
+    return {
+      feed(input) {
+        const v = input.v.subarray(0, input.signed ? 1000 : input.v.length);
+        expectPacketError('checkItem', () => {
+          const item = input.signed ? signPacket(keys.secretKey, v, input.seq) : { publicKey: keys.publicKey, signature: input.payload.subarray(0, 64), seq: input.seq, v };
+          const sig = Buffer.from(item.signature);
+          if (input.breakSig && sig.length > 0) sig[input.seq % sig.length] ^= 1;
+          const packet = checkItem({ k: item.publicKey, sig, seq: item.seq, v: item.v });
+          if (input.breakSig || !input.signed) throw new FuzzCrash('an item with a wrong signature was accepted');
+          verified++;
+          for (const a of packet.answers) formatRecord(a);
+        });
+        expectPacketError('fromRelayPayload', () => void fromRelayPayload(keys.publicKey, input.payload));
+        try {
+          pkarrName(input.name, '.p2p');
+        } catch (err) {
+          throw new FuzzCrash(`pkarrName threw ${(err as Error).stack}`);
+        }
+      },
+      probe: async () => {
+        const item = signPacket(keys.secretKey, Buffer.from(dnsPacket.encode({ type: 'response', answers: [{ type: 'A', name: 'x', data: '192.0.2.1' }] })), 1);
+        checkItem({ k: item.publicKey, sig: item.signature, seq: item.seq, v: item.v });
+      },
+      stop: async () => undefined,
+      figures: () => ({ verified }),
+    };
+  },
+};
+
+export const SURFACES: Surface<never>[] = [dnsParser, dnsUdp, dnsTcp, krpcGuard, krpcNode, auth, lpd, control, web, configFile, peerFile, nss, pkarr] as unknown as Surface<never>[];
 
 // ---------------------------------------------------------------- memory
 

@@ -364,3 +364,41 @@ export const nssRequest: fc.Arbitrary<Buffer> = fc.oneof(
   },
   { weight: 1, arbitrary: randomBytes(300) },
 );
+
+// ---------------------------------------------------------------- BEP 44 items / PKARR packets
+
+export interface PkarrInput {
+  /** the DNS packet (v), any bytes; signed for real when `signed` */
+  v: Buffer;
+  seq: number;
+  signed: boolean;
+  /** byte flips in the signature or key after signing */
+  breakSig: boolean;
+  /** a relay payload of any bytes as well */
+  payload: Buffer;
+  /** a name to classify as a public-key domain */
+  name: string;
+}
+const pkarrRecords = fc.array(
+  fc.oneof(
+    fc.record({ type: fc.constant('A'), name: dnsName, ttl: fc.nat(), data: fc.ipV4() }),
+    fc.record({ type: fc.constant('AAAA'), name: dnsName, ttl: fc.nat(), data: fc.ipV6() }),
+    fc.record({ type: fc.constant('TXT'), name: dnsName, ttl: fc.nat(), data: fc.string({ maxLength: 60 }) }),
+    fc.record({ type: fc.constant('CNAME'), name: dnsName, ttl: fc.nat(), data: dnsName }),
+  ),
+  { maxLength: 6 },
+).map((answers) => {
+  try {
+    return Buffer.from(dnsPacket.encode({ type: 'response', flags: 0x0400, answers: answers as dnsPacket.Answer[] }));
+  } catch {
+    return Buffer.alloc(12);
+  }
+});
+export const pkarrItem: fc.Arbitrary<PkarrInput> = fc.record({
+  v: fc.oneof({ weight: 3, arbitrary: mutated(pkarrRecords) }, { weight: 1, arbitrary: dnsMessage }, { weight: 1, arbitrary: randomBytes(1100) }),
+  seq: fc.oneof(fc.nat(), fc.constantFrom(0, Number.MAX_SAFE_INTEGER, Date.now() * 1000)),
+  signed: fc.boolean(),
+  breakSig: fc.boolean(),
+  payload: fc.oneof(randomBytes(1200), fc.constantFrom(72, 1072, 1073).map((n) => Buffer.alloc(n, 0xff))),
+  name: fc.oneof(dnsName, fc.string({ unit: 'binary-ascii', maxLength: 80 }), fc.constantFrom('ybndrfg8ejkmcpqxot1uwisza345h769ybndrfg8ejkmcpqxot1u', 'foo.ybndrfg8ejkmcpqxot1uwisza345h769ybndrfg8ejkmcpqxot1u.p2p', '.ybndrfg8ejkmcpqxot1uwisza345h769ybndrfg8ejkmcpqxot1u.')),
+});

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { FuzzCrash, memory, SURFACES } from '../fuzz/drivers.js';
 
 const BASE_SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : 20_251_121;
-const RUNS: Record<string, number> = { 'dns-parse': 3000, 'dns-udp': 3000, 'dns-tcp': 300, 'krpc-guard': 5000, 'krpc-node': 3000, auth: 3000, lpd: 3000, control: 500, web: 300, config: 1000, peerfile: 2000, nss: 3000 };
+const RUNS: Record<string, number> = { 'dns-parse': 3000, 'dns-udp': 3000, 'dns-tcp': 300, 'krpc-guard': 5000, 'krpc-node': 3000, auth: 3000, lpd: 3000, control: 500, web: 300, config: 1000, peerfile: 2000, nss: 3000, pkarr: 1000 };
 const HEAP_BOUND = 32 * 1024 * 1024;
 
 SURFACES.forEach((surface, index) => {

@@ -13,6 +13,7 @@ import { Announcer, MAX_VALUES } from '../../src/dht/announcer.js';
 import { DhtNode } from '../../src/dht/node.js';
 import type { CommandTable } from '../../src/commands.js';
 import { createLogger, silentLogger } from '../../src/log.js';
+import { DEFAULT_RESOLVER_OPTIONS, Resolver } from '../../src/resolver.js';
 import { ControlSurface } from '../../src/surfaces/control.js';
 import { DnsServer, type DnsServerOptions } from '../../src/surfaces/dns.js';
 import { DEFAULT_DNS_RATE_LIMIT, SourceRateLimiter } from '../../src/surfaces/rate-limit.js';
@@ -90,9 +91,11 @@ test('DNS rate limit: over its bucket a TCP client gets REFUSED', async (t) => {
 test('DNS rate limit: the default lets a loopback forwarder through at normal load', async (t) => {
   const { server, port } = await dnsServer({});
   t.after(() => server.stop());
-  // 1500 queries in about 0.3 s from one source (dnsmasq in front of kadnode looks like this)
-  assert.equal(await udpBurst(port, '127.0.0.1', 1500, 100), 1500);
+  // 1500 queries in about 0.3 s from one source (dnsmasq in front of kadnode looks like this): none is
+  // refused (a busy machine may still lose a few datagrams in the loopback's buffers)
+  const answered = await udpBurst(port, '127.0.0.1', 1500, 100);
   assert.equal(server.rateLimited, 0);
+  assert.ok(answered >= 1450, `${answered} of 1500 answered`);
   assert.ok(DEFAULT_DNS_RATE_LIMIT.perSecond >= 1000);
 });
 
@@ -214,4 +217,111 @@ test('blacklist: at most 1024 addresses', async (t) => {
   assert.equal(accepted, 1024);
   assert.equal(node.blockedAddresses().length, 1024);
   assert.equal(node.block('10.9.0.1'), true, 'an address already listed is fine');
+});
+
+// ---------------------------------------------------------------- searches that never end, queued queries
+
+test('resolver: a search whose walk never ends is ended after maxSearchMs and frees its slot', async () => {
+  const walks: AbortSignal[] = [];
+  // a DHT walk that never calls back unless aborted
+  const dht = { search: (_id: Buffer, _onPeer: unknown, signal: AbortSignal) => new Promise<void>((resolve) => { walks.push(signal); signal.addEventListener('abort', () => resolve()); }) };
+  const resolver = new Resolver({ dht, own: { portFor: () => undefined }, log: silentLogger }, { ...DEFAULT_RESOLVER_OPTIONS, maxSearches: 2, maxSearchMs: 200, tld: '.p2p' });
+  const a = resolver.resolve('a.p2p', { timeoutMs: 5000 });
+  const b = resolver.resolve('b.p2p', { timeoutMs: 5000 });
+  assert.equal((await resolver.resolve('c.p2p', { timeoutMs: 5000 })).status, 'busy');
+  assert.deepEqual([(await a).status, (await b).status], ['notfound', 'notfound']);
+  assert.ok(walks.every((w) => w.aborted));
+  assert.equal(resolver.stats().searches, 0);
+  const c = resolver.resolve('c.p2p', { timeoutMs: 5000 });
+  assert.equal(resolver.stats().searches, 1, 'the slots are free again');
+  resolver.stop();
+  await c;
+});
+
+test('DHT: pings never take more than half of the query slots, so a search is not starved', { timeout: 20_000 }, async (t) => {
+  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1 });
+  await node.start();
+  t.after(() => node.stop());
+  // 1000 pings to an address where nothing answers (each would wait 2 s for its time-out)
+  for (let i = 0; i < 1000; i++) node.ping({ host: '127.0.0.1', port: 9 });
+  assert.ok(node.queuedQueries() <= 8, `${node.queuedQueries()} queries queued`);
+  assert.ok(node.droppedQueries >= 990, `${node.droppedQueries} pings refused`);
+  const t0 = performance.now();
+  await node.search(Buffer.alloc(20, 7), () => undefined, AbortSignal.timeout(10_000));
+  assert.ok(performance.now() - t0 < 1000, `the search took ${Math.round(performance.now() - t0)} ms`);
+});
+
+test('DHT: a node that left the routing table (a link was down) is pinged again and comes back', { timeout: 20_000 }, async (t) => {
+  const options = { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1, reconnectMs: 200 };
+  const a = new DhtNode(silentLogger, options);
+  const b = new DhtNode(silentLogger, options);
+  await a.start();
+  await b.start();
+  t.after(async () => {
+    await a.stop();
+    await b.stop();
+  });
+  const peerOfA = () => a.routingNodes().find((n) => n.port === b.boundPort());
+  a.ping({ host: '127.0.0.1', port: b.boundPort() });
+  for (let i = 0; i < 50 && !peerOfA(); i++) await sleep(20);
+  const id = peerOfA()?.id;
+  assert.ok(id, 'b joined a');
+  // what k-rpc does when a query to it times out
+  (a as unknown as { dht: { removeNode(id: Buffer): void } }).dht.removeNode(Buffer.from(id, 'hex'));
+  assert.equal(peerOfA(), undefined);
+  assert.equal(a.lostCount(), 1);
+  for (let i = 0; i < 100 && !peerOfA(); i++) await sleep(20);
+  assert.ok(peerOfA(), 'b is back in the routing table of a');
+  assert.equal(a.lostCount(), 0);
+});
+
+// ---------------------------------------------------------------- announcements that reached nobody, key files
+
+test('announce: a value that reached no node is announced again within a minute, table grown or not', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const announced: number[] = [];
+  let acks = 0;
+  // the table holds 5 nodes that are all gone (a link down): nothing grows, nothing answers
+  const dht = { nodeCount: () => 5, announce: () => (announced.push(Date.now()), Promise.resolve(acks)), onNodeAdded: () => undefined };
+  const a = new Announcer(dht, silentLogger, { intervalMs: 1_800_000, replication: 20, followUpMs: 2000, maxFollowUps: 3 }, () => Date.now());
+  a.add({ name: 'v', id: Buffer.alloc(20, 5), port: 1 });
+  a.start();
+  const flush = () => new Promise((r) => setImmediate(r));
+  await flush();
+  assert.equal(announced.length, 1);
+  for (let minute = 0; minute < 10; minute++) {
+    t.mock.timers.tick(60_000);
+    await flush();
+  }
+  assert.ok(announced.length >= 10, `${announced.length} announcements in 10 minutes`);
+  const gaps = announced.slice(1).map((at, i) => at - announced[i]!);
+  assert.ok(gaps.every((g) => g <= 60_000), `gaps ${gaps.join(' ')}`);
+  acks = 4; // the link is back: once it reached nodes, the normal follow-ups and the interval apply
+  t.mock.timers.tick(60_000);
+  await flush();
+  const reached = announced.length;
+  t.mock.timers.tick(20 * 60_000);
+  await flush();
+  assert.ok(announced.length - reached <= 3, 'no more minute-by-minute retries once it reached nodes');
+  a.stop();
+});
+
+test('key files: a directory, a FIFO or a huge file is refused at once with a key error', async (t) => {
+  const { mkdtempSync, mkdirSync, writeFileSync, rmSync, chmodSync } = await import('node:fs');
+  const { execFileSync } = await import('node:child_process');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { KeyError, readSecretKeyText } = await import('../../src/identity/keys.js');
+  const dir = mkdtempSync(join(tmpdir(), 'kadnode-keys-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const sub = join(dir, 'sub');
+  mkdirSync(sub, { mode: 0o700 });
+  chmodSync(sub, 0o700);
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', ['-m', '600', fifo]);
+  const big = join(dir, 'big');
+  writeFileSync(big, 'a'.repeat(1024 * 1024), { mode: 0o600 });
+  for (const [path, why] of [[sub, /not a regular file/], [fifo, /not a regular file/], [big, /too large/]] as const) {
+    assert.throws(() => readSecretKeyText('@' + path), (err: unknown) => err instanceof KeyError && why.test((err as Error).message), path);
+  }
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { addressBytes, buildNssReply, NssSurface, parseNssRequest, type NssOptions } from '../../src/surfaces/nss.js';
+import { buildConfig, ConfigError } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import type { NameResolver, Resolution, ResolveOptions } from '../../src/types.js';
 
@@ -281,5 +282,17 @@ test('a port in use fails start() with the address in the message', async () => 
     await assert.rejects(other.start(), new RegExp(`cannot bind 127\\.0\\.0\\.1:${s.port}/udp: EADDRINUSE`));
   } finally {
     await s.surface.stop();
+  }
+});
+
+test('--nss-port: default 4053 on loopback, 0 disables, checked like the other ports', () => {
+  const config = buildConfig({});
+  assert.equal(config.nssPort, 4053);
+  assert.ok(config.nssAddresses.includes('127.0.0.1'));
+  assert.ok(config.nssAddresses.every((a) => a === '127.0.0.1' || a === '::1'));
+  assert.equal(buildConfig({ 'nss-port': '0' }).nssPort, 0);
+  assert.equal(buildConfig({ 'nss-port': '65535' }).nssPort, 65535);
+  for (const bad of ['70000', '-1', 'abc', '', '4053x']) {
+    assert.throws(() => buildConfig({ 'nss-port': bad }), (err: Error) => err instanceof ConfigError && err.message === `Invalid port for --nss-port: '${bad}' (0..65535 expected)`);
   }
 });

@@ -101,7 +101,7 @@ test('the shipped config enabled: its options become kadnode options', () => {
   assert.deepEqual(main!.params, ['respawn ', 'stdout 1', 'stderr 1']);
 });
 
-test('every option kind: values, lists (repeated, with spaces and quotes kept), flags, two instances', () => {
+test('every option kind: values, lists (repeated, with spaces kept), flags, two instances', () => {
   const config = `
 config kadnode 'home'
 	option enabled '1'

@@ -201,3 +201,14 @@ test('a query for one family waits for an address of that family, or for the end
   assert.equal(r.status, 'found', 'the name exists: the DNS surface answers NODATA');
   assert.deepEqual(r.addresses, [peer(2)]);
 });
+
+test('a query for a family no DHT serves answers on the first address', async () => {
+  const dht = new ScriptedSearcher();
+  const resolver = new Resolver({ dht, own: noOwn, log: silentLogger, families: () => [4] }, { ...DEFAULT_RESOLVER_OPTIONS, tld: '.p2p' });
+  const aaaa = resolver.resolve('v4net.p2p', { timeoutMs: 5000, family: 6 });
+  dht.calls[0]!.emit(peer(1));
+  const r = await aaaa;
+  assert.equal(r.status, 'found');
+  assert.deepEqual(r.addresses, [peer(1)]);
+  dht.calls[0]!.finish();
+});
