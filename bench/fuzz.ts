@@ -148,7 +148,9 @@ function runChild(name: string, o: FuzzOptions, index: number): Promise<SurfaceR
         return done(r);
       } catch {
         const surface = SURFACES.find((s) => s.name === name);
-        const died = signal === 'SIGKILL' ? `killed after ${o.maxMinutes} minutes` : `exit ${code ?? signal}: ${err.trim().split('\n').slice(-5).join(' | ')}`;
+        const lines = err.trim().split('\n');
+        const reason = lines.find((l) => /FATAL ERROR|out of memory|Error:/.test(l)) ?? lines[lines.length - 1] ?? '';
+        const died = signal === 'SIGKILL' ? `killed after ${o.maxMinutes} minutes` : `exit ${code ?? signal}: ${reason.trim().slice(0, 160)}`;
         done({ surface: name, what: surface?.what ?? '', inputs: 0, crashes: 1, probes: 0, probeFailures: 0, seconds: 0, rssBeforeMB: 0, rssAfterMB: 0, heapBeforeMB: 0, heapAfterMB: 0, heapPeakMB: 0, figures: {}, firstCrashes: [], died });
       }
     });
@@ -180,7 +182,7 @@ export async function runFuzz(o: FuzzOptions): Promise<SurfaceResult[]> {
 
 export function table(results: SurfaceResult[]): string {
   const rows = results.map((r) => `| ${r.surface} | ${r.inputs} | ${r.crashes}${r.died ? ` (${r.died})` : ''} | ${r.probes - r.probeFailures}/${r.probes} | ${r.rssBeforeMB} → ${r.rssAfterMB} | ${r.heapBeforeMB} → ${r.heapAfterMB} (peak ${r.heapPeakMB}) | ${r.seconds} |`);
-  return ['| surface | inputs | crashes | probes answered | RSS MB (after warm-up → end) | heap MB (after GC) | s |', '|---|---:|---:|---:|---|---|---:|', ...rows].join('\n');
+  return ['| surface | inputs | crashes | probes answered | RSS MB (after warm-up → end) | heap MB after GC (peak seen without GC) | s |', '|---|---:|---:|---:|---|---|---:|', ...rows].join('\n');
 }
 
 function options(argv: string[], log: (line: string) => void): FuzzOptions {

@@ -3,10 +3,16 @@
 // them) plus 0, 180 and 2000 plain bittorrent-dht nodes (the sim worker); and the formation time of a
 // DHT of 20 daemons. Targets: 100% success over >= 100 lookups per size, p50 <= 50 ms at 20 nodes,
 // p50 grows <= 1.5x per 10x nodes, formation of 20 daemons <= 5 s.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { profilesDir } from './lib/paths.js';
+import { newestProfile, summarizeProfile } from './lib/profile.js';
 import type { Benchmark, BenchContext } from './lib/report.js';
+import { cpuMs } from './lib/proc.js';
+import { percentile, rng, sleep } from './lib/stats.js';
 import { bringUp, compactResults, phaseFigures, plainId, rcodeText, waitSpread, type PhaseFigures } from './lib/scenario.js';
 import { cdfPoints, lineChart } from './lib/svg.js';
-import { lookupItem, lookupPairs, namespaceSkipReason, plainNames, Testbed } from './lib/testbed.js';
+import { lookupItem, lookupPairs, namespaceSkipReason, plainNames, Testbed, type Pair } from './lib/testbed.js';
 
 const DAEMONS = 20;
 const NAMES_PER_DAEMON = 6;
@@ -18,6 +24,31 @@ const SIZES = [
 ];
 const FORMED_AT = DAEMONS - 2;
 
+/**
+ * Restarts daemon 1 under `node --cpu-prof`, lets it ask 60 names it never asked, stops it (the profile
+ * is written on exit) and summarizes where its time went.
+ */
+async function profileQuerier(ctx: BenchContext, bed: Testbed, names: string[][], used: Pair[], total: number): Promise<unknown> {
+  ctx.log(`p50 growth above target: profiling daemon h1 with node --cpu-prof at ${total} nodes`);
+  const dir = join(profilesDir, `lookup-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  await bed.stopDaemon(0);
+  const nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  await bed.startDaemons([0], () => [...bed.bulkPeers(3, rng(999)), ...(names[0] ?? []).flatMap((n) => ['--value-id', n])], 1, nodeArgs);
+  await sleep(5000);
+  // fresh pairs: querier 1 (index 0), names it has not asked
+  const asked = new Set(used.filter((p) => p.querier === 0).map((p) => p.name));
+  const pairs = lookupPairs(names, [0], 1234).filter((p) => !asked.has(p.name)).slice(0, 60);
+  const results = await bed.lookups(pairs.map((p) => lookupItem(bed, p)), { concurrency: 1, retry: false });
+  const ph = phaseFigures('profiled', results);
+  await bed.stopDaemon(0);
+  const file = newestProfile(dir);
+  if (!file) return { error: 'no profile written' };
+  const summary = summarizeProfile(file);
+  ctx.profile(`daemon h1 asking 60 names at ${total} nodes (p50 ${ph.first.p50.toFixed(1)} ms under the profiler)`, `node --cpu-prof --cpu-prof-dir=${dir} bin/kadnode ... (in namespace h1); 60 DNS queries, one at a time`, summary);
+  return { file, p50: ph.first.p50, success: ph.stats.successFirstPct };
+}
+
 export const lookupBench: Benchmark = {
   name: 'lookup',
   title: 'DNS lookup time and success at 20, 200 and 2020 DHT nodes; formation time of 20 daemons',
@@ -26,6 +57,8 @@ export const lookupBench: Benchmark = {
     if (skip) return ctx.skip(skip);
     const bed = await Testbed.create(ctx, DAEMONS);
     const phases: Array<PhaseFigures & { total: number }> = [];
+    const refP50s: Array<[number, number]> = [];
+    const profileIfSlow = true;
     try {
       for (const [s, size] of SIZES.entries()) {
         ctx.log(`--- ${size.total} nodes: ${DAEMONS} daemons + ${size.bulk} bulk nodes`);
@@ -77,16 +110,41 @@ export const lookupBench: Benchmark = {
         const spread = await waitSpread(ctx, bed, ids, 60_000, Math.floor(0.9 * (DAEMONS - 1) * NAMES_PER_DAEMON));
         ctx.log(`names findable after ${(spread.ms / 1000).toFixed(1)} s (${spread.last})`);
         const pairs = lookupPairs(names, bed.hosts.map((_, i) => i), 7 + s).slice(0, LOOKUPS);
+        const simPid = bed.sim.child.pid!;
+        const simCpu0 = cpuMs(simPid);
+        const simSent0 = size.bulk > 0 ? (await bed.sim.call<{ sent: number }>('bulkStats')).sent : 0;
+        const lookupT0 = performance.now();
         const results = await bed.lookups(pairs.map((p) => lookupItem(bed, p)), { concurrency: 1, retry: true });
+        const lookupMs = performance.now() - lookupT0;
+        const simCpuPct = ((cpuMs(simPid) - simCpu0) / lookupMs) * 100;
+        const simSentPerS = size.bulk > 0 ? (((await bed.sim.call<{ sent: number }>('bulkStats')).sent - simSent0) / lookupMs) * 1000 : 0;
         const ph = { ...phaseFigures(`${size.total} nodes`, results), total: size.total };
         phases.push(ph);
         ctx.log(`${size.total} nodes: ${ph.stats.successFirstPct.toFixed(1)}% first try, p50 ${ph.first.p50.toFixed(1)} ms, p95 ${ph.first.p95.toFixed(1)} ms`);
+        let reference: unknown = null;
+        if (size.bulk > 0) {
+          // What the simulator adds: its event-loop delay while the daemons walked through it, and the same
+          // names looked up by plain bittorrent-dht nodes inside it (time to the first peer).
+          const ref = await bed.sim.call<{ found: number; of: number; times: number[] }>('bulkFind', { ids: pairs.map((p) => plainId(p.name)), timeoutMs: 5000, concurrency: 1 }, 600_000);
+          const refP50 = percentile(ref.times, 50);
+          reference = { simCpuPct, simSentPerS, found: ref.found, of: ref.of, p50: refP50, p95: percentile(ref.times, 95) };
+          refP50s.push([size.total, refP50]);
+          ctx.figure(`sim_cpu_${size.total}`, simCpuPct, '% of a core', { note: `CPU of the worker carrying the ${size.bulk} bulk nodes while the daemons looked up (it sent ${Math.round(simSentPerS)} datagrams a second); near 100% it queues every hop through a bulk node` });
+          ctx.figure(`reference_p50_${size.total}`, refP50, 'ms', { note: `the same ${ref.of} names looked up by plain bittorrent-dht nodes of the sim (time to first peer, ${ref.found} found): the library and simulator without kadnode's DNS and resolver` });
+        }
+        const last = s === SIZES.length - 1 && phases.length > 1;
+        if (last && profileIfSlow) {
+          const prev = phases[phases.length - 2]!;
+          const growth = (ph.first.p50 / prev.first.p50) ** (1 / Math.log10(size.total / prev.total));
+          if (growth > 1.5) ctx.record.data.profile = await profileQuerier(ctx, bed, names, pairs, size.total);
+        }
         const tableSizes = (await bed.status()).map((x) => x.nodes ?? 0);
         ctx.record.data[`size${size.total}`] = {
           bulk: size.bulk,
           startMs: up.startMs,
           spread,
           tableSizes,
+          reference,
           stats: { ...ph.stats, latencies: undefined, firstLatencies: undefined },
           first: ph.first,
           all: ph.all,
@@ -115,7 +173,11 @@ export const lookupBench: Benchmark = {
           '`--value-id`; the time is taken in the client from send to answer. Success: the answer holds exactly the announcing daemon\'s address. ' +
           'At 20 nodes every daemon stores every name (the library announces to the K=20 closest nodes, i.e. all of them), so answers come from the ' +
           'local store without a walk; at 200 and 2020 nodes most lookups walk the DHT. Bulk nodes start with formed routing tables ' +
-          '(up to 20 nodes per distance bucket); their latency includes this event loop, which carries all bulk nodes (one process).',
+          '(up to 20 nodes per distance bucket); their latency includes this event loop, which carries all bulk nodes (one process). ' +
+          'For scale, `reference_p50_N` is the same set of names looked up by plain bittorrent-dht nodes inside the simulator (no DNS, no daemon, no namespace hop) ' +
+          'and `sim_cpu_N` how busy the simulator was while the daemons walked through it. ' +
+          'When the p50 growth misses its target, daemon h1 is restarted under `node --cpu-prof` and asks 60 more names (profile below): ' +
+          'its busy share says whether the daemon itself or the waiting on other nodes takes the time.',
       );
       ctx.plot('cdf', 'Distribution of the time to a correct first answer, per network size (log scale)', lineChart({
         title: 'Lookup time (first query, correct answers)',
@@ -134,6 +196,7 @@ export const lookupBench: Benchmark = {
         series: [
           { name: 'p50', points: phases.map((p) => [p.total, p.first.p50]), markers: true },
           { name: 'p95', points: phases.map((p) => [p.total, p.first.p95]), markers: true },
+          { name: 'p50 plain bittorrent-dht (sim)', points: refP50s, markers: true },
         ],
         targets: [{ y: 50, label: 'p50 target at 20 nodes: 50 ms' }],
       }));

@@ -63,23 +63,25 @@ async function diagnose(ctx: BenchContext, bed: Testbed, results: LookupResult[]
 }
 
 /** From the debug logs: what happened between the querier and the announcing daemon of each failed lookup. */
-function traceFailures(bed: Testbed, results: LookupResult[]): Array<Record<string, string | number>> {
+function traceFailures(bed: Testbed, results: LookupResult[], from: number[]): Array<Record<string, string | number>> {
   return results
     .filter((r) => r.outcome !== 'correct')
     .map((r) => {
-      const q = bed.daemons[bed.hosts.findIndex((h) => h.ip === r.server)];
-      const o = bed.daemons[bed.hosts.findIndex((h) => h.ip === r.expect[0])];
+      const qi = bed.hosts.findIndex((h) => h.ip === r.server);
+      const oi = bed.hosts.findIndex((h) => h.ip === r.expect[0]);
+      const q = bed.daemons[qi]?.stderrLines.slice(from[qi] ?? 0);
+      const o = bed.daemons[oi]?.stderrLines.slice(from[oi] ?? 0);
       const owner = r.expect[0]!;
       const count = (lines: string[] | undefined, re: RegExp) => (lines ?? []).filter((l) => re.test(l)).length;
       const esc = (ip: string) => ip.replace(/\./g, '\\.');
       return {
         querier: r.server,
         name: r.name,
-        challengesToOwner: count(q?.stderrLines, new RegExp(`Send challenge to ${esc(owner)}:`)),
-        validFromOwner: count(q?.stderrLines, new RegExp(`response is valid: ${esc(owner)}:`)),
-        gaveUpOnOwner: count(q?.stderrLines, new RegExp(`No valid reply from ${esc(owner)}:`)),
-        ownerAnswered: count(o?.stderrLines, new RegExp(`Received challenge from ${esc(r.server)}:`)),
-        querierChallengesTotal: count(q?.stderrLines, /Send challenge to /),
+        challengesToOwner: count(q, new RegExp(`Send challenge to ${esc(owner)}:`)),
+        validFromOwner: count(q, new RegExp(`response is valid: ${esc(owner)}:`)),
+        gaveUpOnOwner: count(q, new RegExp(`No valid reply from ${esc(owner)}:`)),
+        ownerAnswered: count(o, new RegExp(`Received challenge from ${esc(r.server)}:`)),
+        querierChallengesTotal: count(q, /Send challenge to /),
       };
     });
 }
@@ -149,6 +151,7 @@ export const resilienceBench: Benchmark = {
         const keyBatch = keyPairs.slice(i * KEY_LOOKUPS, (i + 1) * KEY_LOOKUPS).map((p) => lookupItem(bed, p, 'key'));
         const plainBatch = plainPairs.slice(i * PLAIN_LOOKUPS, (i + 1) * PLAIN_LOOKUPS).map((p) => lookupItem(bed, p, 'plain'));
         if (countAuth) await bed.countAuth();
+        const logFrom = bed.daemons.map((d) => d?.stderrLines.length ?? 0);
         const t0 = performance.now();
         const results = await bed.lookups([...keyBatch, ...plainBatch], { concurrency: 5, retry: true });
         const seconds = (performance.now() - t0) / 1000;
@@ -178,10 +181,23 @@ export const resilienceBench: Benchmark = {
         ctx.figure(`key_p50_${level}pct`, key.p50, 'ms', { note: 'retry included; failures count as never answered' });
         ctx.figure(`plain_wrong_${level}pct`, plain.stats.wrong, 'answers', { note: `plain names (no key) with a fake address in the answer, of ${plain.stats.n}: what the keys protect against` });
         ctx.figure(`plain_success_${level}pct`, plain.stats.successFirstPct, '%', { note: `answer exactly the announcing daemon's address; answers: ${rcodeText(plain.stats)}` });
-        const traces = debug ? traceFailures(bed, key.results) : null;
+        const traces = debug ? traceFailures(bed, key.results, logFrom) : null;
         if (traces) ctx.log(`AUTH traces of failed key lookups: ${JSON.stringify(traces)}`);
         const diagnosis = key.stats.n - key.results.filter((r) => r.outcome === 'correct').length > 0 ? await diagnose(ctx, bed, key.results, keyIdOf) : null;
         if (diagnosis) ctx.log(`failed key lookups asked again: ${JSON.stringify(diagnosis.summary)}`);
+        if (t && key.stats.successFirstPct < 95) {
+          const failedFirst = key.results.filter((r) => r.firstOutcome !== 'correct');
+          const rc: Record<string, number> = {};
+          for (const r of failedFirst) rc[r.first.rcode] = (rc[r.first.rcode] ?? 0) + 1;
+          ctx.note(
+            `${level}% malicious, key-name success below 95%: the ${failedFirst.length} failed first queries answered ${Object.entries(rc).map(([k, v]) => `${k} ${v}`).join(', ')} ` +
+              '(SERVFAIL: no address verified by the 3 s DNS deadline; never a wrong address). ' +
+              (diagnosis ? `Asked again after the batch (at most 10): ${Object.entries(diagnosis.summary).map(([k, v]) => `${v}: ${k}`).join('; ')}. ` : '') +
+              (authSummary ? `The busiest daemon received ${Math.round(authSummary.maxRepliesPerSecondAvg)} AUTH replies a second on average over the lookups (it handles 100 a second and drops the rest, the real announcer's replies and challenges included). ` : '') +
+              'Two limits meet here: forged AUTH replies from malicious candidates use up the 100-per-second AUTH budget of the querier (and of the announcer, which is a querier too), so the real ' +
+              'challenge or reply is often dropped and verification waits for a resend; and fake values fill the 128 candidates a keyed search takes, so a real address that arrives late is not challenged at all.',
+          );
+        }
         ctx.record.data[`level${level}`] = {
           diagnosis,
           traces,

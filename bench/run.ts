@@ -56,7 +56,8 @@ async function main(): Promise<void> {
     writeReport(resultsDir, ORDER);
   }
   process.stderr.write(`bench: report in ${join(resultsDir, 'report.md')}\n`);
-  process.exitCode = failed ? 1 : 0;
+  // Exit even if a failed benchmark left a handle open; the exit handlers kill what is left.
+  process.exit(failed ? 1 : 0);
 }
 
 void main();

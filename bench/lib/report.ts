@@ -153,7 +153,8 @@ export function writeReport(resultsDir: string, order: string[]): string {
   for (const file of readdirSync(resultsDir).filter((f) => f.endsWith('.json')).sort()) {
     try {
       const r = JSON.parse(readFileSync(join(resultsDir, file), 'utf8')) as BenchRecord;
-      if (r && typeof r.name === 'string' && Array.isArray(r.figures)) records.push(r);
+      // only our benchmarks' files (others may keep results in this folder too)
+      if (r && order.includes(r.name) && file === `${r.name}.json` && Array.isArray(r.figures)) records.push(r);
     } catch {
       // not ours
     }
@@ -165,6 +166,8 @@ export function writeReport(resultsDir: string, order: string[]): string {
     'Made by `npm run bench` (all benchmarks) or `npm run bench -- NAME` (one). Each section comes from',
     '`bench/results/NAME.json` and says when it ran, how long it took and on what machine; the SVG plots',
     'lie beside this file. Targets are goals (issue 8), not assertions: a missed one says by how much.',
+    'Latencies and rates depend on what else the 2 cores do: each section gives the load average at its',
+    'start and end (a load above 2 means other processes, e.g. test suites, competed with the benchmark).',
     '',
   );
   if (latest) out.push(`Machine (latest run, ${latest.started}): ${machineLine(latest.machineStart)}.`, '');

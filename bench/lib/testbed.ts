@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { createNetwork, run, type Host, type Network } from '../../test/e2e/netns.js';
 import { emptyPeerFile, kadnodeCtl, startDaemon, tempDir, type Daemon } from '../../test/e2e/harness.js';
+import { startDaemonWithNodeArgs } from './loopback.js';
 import type { BenchContext } from './report.js';
 import { pool, rng, shuffle } from './stats.js';
 import type { LookupItem, LookupResult, StatusFigures } from './worker.js';
@@ -71,16 +72,18 @@ export class Testbed {
 
   static async create(ctx: BenchContext, daemonCount: number): Promise<Testbed> {
     const net = createNetwork(daemonCount + 1);
+    let sim: WorkerHandle | undefined;
     try {
       const simHost = net.hosts[daemonCount]!;
       const hosts = net.hosts.slice(0, daemonCount);
       ip(['-n', simHost.name, 'route', 'add', 'local', BULK_RANGE, 'dev', 'lo']);
       for (const h of hosts) ip(['-n', h.name, 'route', 'add', BULK_RANGE, 'via', simHost.ip]);
-      const sim = await WorkerHandle.start('sim worker', simHost.name, ['--max-old-space-size=2048']);
+      sim = await WorkerHandle.start('sim worker', simHost.name, ['--max-old-space-size=2048']);
       const client = await WorkerHandle.start('client worker', simHost.name);
       ctx.log(`testbed: ${daemonCount} daemon namespaces + sim namespace (${net.prefix}-*)`);
       return new Testbed(ctx, net, hosts, simHost, sim, client);
     } catch (err) {
+      await sim?.stop().catch(() => undefined);
       net.destroy();
       throw err;
     }
@@ -121,24 +124,36 @@ export class Testbed {
    * Starts daemons (indexes into hosts) with base arguments plus specs[i].args, `parallel` at a time.
    * Returns when each is ready; the times each became ready (Date.now()).
    */
-  async startDaemons(indexes: number[], spec: (i: number) => string[], parallel = 4): Promise<Map<number, number>> {
+  async startDaemons(indexes: number[], spec: (i: number) => string[], parallel = 4, nodeArgs: string[] = []): Promise<Map<number, number>> {
     const readyAt = new Map<number, number>();
+    // every start settles before a failure is thrown, so no daemon is left starting behind our back
+    const errors: Error[] = [];
     await pool(indexes, parallel, async (i) => {
-      const d = await startDaemon({
-        args: [...this.baseArgs(i), ...spec(i)],
-        netns: this.hosts[i]!.name,
-        stdin: 'ignore',
-        label: `daemon h${i + 1}`,
-        readyTimeoutMs: 60_000,
-      });
-      this.daemons[i] = d;
-      readyAt.set(i, Date.now());
+      try {
+        const args = [...this.baseArgs(i), ...spec(i)];
+        const label = `daemon h${i + 1}`;
+        const netns = this.hosts[i]!.name;
+        const d = nodeArgs.length
+          ? await startDaemonWithNodeArgs(nodeArgs, { args, label, netns, readyTimeoutMs: 60_000 })
+          : await startDaemon({ args, netns, stdin: 'ignore', label, readyTimeoutMs: 60_000 });
+        this.daemons[i] = d;
+        readyAt.set(i, Date.now());
+      } catch (err) {
+        errors.push(err as Error);
+      }
     });
+    if (errors.length) throw errors[0];
     return readyAt;
   }
 
   runningDaemons(): number[] {
     return this.daemons.map((d, i) => (d && d.alive ? i : -1)).filter((i) => i >= 0);
+  }
+
+  /** Stops one daemon (SIGTERM, so a --cpu-prof daemon writes its profile). */
+  async stopDaemon(i: number): Promise<void> {
+    await this.daemons[i]?.stop(20_000);
+    this.daemons[i] = undefined;
   }
 
   async stopDaemons(): Promise<void> {

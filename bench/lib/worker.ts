@@ -76,7 +76,7 @@ class SimSocket extends EventEmitter {
 interface DhtInternals {
   nodeId: Buffer;
   destroyed: boolean;
-  _rpc: { id: Buffer; response(peer: unknown, query: unknown, r: Record<string, unknown>, nodes?: unknown): void; nodes: { count(): number } };
+  _rpc: { id: Buffer; response(peer: unknown, query: unknown, r: Record<string, unknown>, nodes?: unknown): void; nodes: { count(): number }; removeAllListeners(event: string): void };
   _generateToken(host: string): Buffer;
   _ongetpeers(query: { a: { info_hash: Buffer } }, peer: { address?: string; host?: string; port: number }): void;
   _onannouncepeer(query: unknown, peer: { address?: string; host?: string; port: number }): void;
@@ -139,6 +139,10 @@ async function bulkStart(args: { count: number; port: number; k: number; thirdBa
     const dht = new DHT({ socket, bootstrap: false } as unknown as ConstructorParameters<typeof DHT>[0]) as unknown as DhtInternals;
     dht.on('error', () => undefined);
     dht.on('warning', () => undefined);
+    // A full bucket makes the library ping up to 16 old contacts (seen > 10 s ago) for each new one. Real
+    // remote nodes pay that on their own CPUs; 2000 of them in one process would saturate the simulator
+    // (about 30 datagrams per query from a new node), so bulk nodes just keep their formed tables.
+    dht._rpc.removeAllListeners('ping');
     await new Promise<void>((resolve, reject) => {
       dht.once('listening', () => resolve());
       dht.once('error', (err: Error) => reject(err));
@@ -254,17 +258,23 @@ async function bulkMalicious(args: { count: number; fakes: number; impostorIds: 
   return { malicious: bulk.filter((n) => n.malicious && n.alive).length, announcements: jobs.length, ms: Math.round(performance.now() - t0), counters: { ...counters } };
 }
 
-/** How many of the ids a get_peers walk from random honest bulk nodes finds (first peer each), bounded. */
+/**
+ * How many of the ids a get_peers walk from random honest bulk nodes finds (first peer each), bounded;
+ * and the ms to the first peer of each found one (a plain bittorrent-dht lookup, for reference).
+ */
 async function bulkFind(args: { ids: string[]; timeoutMs: number; concurrency: number }) {
   const honest = alive().filter((n) => !n.malicious);
+  const times: number[] = [];
   const found = await pool(args.ids, args.concurrency, (hex) =>
     new Promise<boolean>((resolve) => {
       const node = honest[Math.floor(sim.random() * honest.length)]!;
       const id = Buffer.from(hex, 'hex');
+      const t0 = performance.now();
       let done = false;
       const finish = (ok: boolean) => {
         if (done) return;
         done = true;
+        if (ok) times.push(performance.now() - t0);
         clearTimeout(timer);
         node.dht.removeListener('peer', onPeer);
         abort();
@@ -278,7 +288,7 @@ async function bulkFind(args: { ids: string[]; timeoutMs: number; concurrency: n
       const abort = node.dht.lookup(id, () => finish(false));
     }),
   );
-  return { found: found.filter(Boolean).length, of: args.ids.length };
+  return { found: found.filter(Boolean).length, of: args.ids.length, times };
 }
 
 function bulkStats() {
@@ -289,6 +299,26 @@ function bulkStats() {
     counters: { ...counters },
     rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
   };
+}
+
+/**
+ * Event-loop delay of this process since the last reset (ms): how late a 10 ms timer fires, sampled
+ * continuously; what the worker itself adds to every hop through a bulk node.
+ */
+let lagSamples: number[] = [];
+let lagExpected = performance.now() + 10;
+setInterval(() => {
+  const now = performance.now();
+  lagSamples.push(Math.max(0, now - lagExpected));
+  if (lagSamples.length > 200_000) lagSamples = lagSamples.slice(-100_000);
+  lagExpected = now + 10;
+}, 10).unref();
+function loopDelay(args: { reset?: boolean }) {
+  const sorted = [...lagSamples].sort((a, b) => a - b);
+  const at = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
+  const r = { p50: at(50), p99: at(99), max: sorted.length ? sorted[sorted.length - 1]! : NaN, samples: sorted.length };
+  if (args.reset) lagSamples = [];
+  return r;
 }
 
 // ---------------------------------------------------------------- client: DNS and /status
@@ -399,6 +429,7 @@ const handlers: Record<string, Handler> = {
   bulkMalicious,
   bulkFind,
   bulkStats,
+  loopDelay,
   lookups,
   status: (args: { targets: Array<{ host: string; port: number }> }) => status(args.targets),
   waitFormed,

@@ -26,8 +26,73 @@ function bytesOf(x: unknown, length?: number, max?: number): boolean {
   return max === undefined || x.length <= max;
 }
 
+// Deeper than any KRPC message (a BEP 44 `v` may hold a little structure of its own).
+const MAX_DEPTH = 32;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+/**
+ * True when `buf` is exactly one well-formed bencode value: byte strings with a plain decimal length
+ * that fits the buffer, integers `i-?[0-9]+e`, lists, dictionaries with byte-string keys, at most
+ * MAX_DEPTH deep. The bencode package decodes a negative string length by moving backwards: the 16
+ * bytes `d1:Sli201e-3:Gen` make it loop, filling a list until the process runs out of memory (found by
+ * the fuzzer). k-rpc-socket decodes every datagram with it too, so nothing reaches either unchecked.
+ */
+export function isBencode(buf: Uint8Array): boolean {
+  // one entry per open container: a list, or a dictionary expecting a key or a value next
+  const LIST = 0;
+  const KEY = 1;
+  const VALUE = 2;
+  const stack: number[] = [];
+  const digitsFrom = (from: number): number => {
+    let j = from;
+    while (j < buf.length && buf[j]! >= DIGIT_0 && buf[j]! <= DIGIT_9) j++;
+    return j;
+  };
+  let i = 0;
+  for (;;) {
+    if (i >= buf.length) return false;
+    const c = buf[i]!;
+    const top = stack.length - 1;
+    if (c === 0x65 /* e */) {
+      // closes a list or a dictionary; not a dictionary holding a key without its value
+      if (top < 0 || stack[top] === VALUE) return false;
+      stack.pop();
+      i++;
+    } else {
+      const isDigit = c >= DIGIT_0 && c <= DIGIT_9;
+      if (top >= 0 && stack[top] === KEY && !isDigit) return false;
+      if (c === 0x69 /* i */) {
+        let j = i + 1;
+        if (buf[j] === 0x2d /* - */) j++;
+        const end = digitsFrom(j);
+        if (end === j || buf[end] !== 0x65) return false;
+        i = end + 1;
+      } else if (isDigit) {
+        const end = digitsFrom(i);
+        if (buf[end] !== 0x3a /* : */ || end - i > 9) return false;
+        const length = Number(Buffer.from(buf.subarray(i, end)).toString('latin1'));
+        if (end + 1 + length > buf.length) return false;
+        i = end + 1 + length;
+      } else if (c === 0x6c /* l */ || c === 0x64 /* d */) {
+        if (stack.length >= MAX_DEPTH) return false;
+        // the container is the value of an enclosing dictionary, which expects a key after it
+        if (top >= 0 && stack[top] === VALUE) stack[top] = KEY;
+        stack.push(c === 0x6c ? LIST : KEY);
+        i++;
+        continue;
+      } else {
+        return false;
+      }
+      if (top >= 0 && stack[top] !== LIST) stack[top] = stack[top] === KEY ? VALUE : KEY;
+    }
+    if (stack.length === 0) return i === buf.length;
+  }
+}
+
 /** Returns null when the message is acceptable, else a short reason for the log. */
 export function checkKrpc(buf: Buffer, family: Family = 4): string | null {
+  if (!isBencode(buf)) return 'not bencode';
   let msg: unknown;
   try {
     msg = bencode.decode(buf);

@@ -143,6 +143,7 @@ export class DhtNode implements Searcher, AnnounceTarget {
   private readonly blocked = new Set<string>();
   /** queries refused because k-rpc's queue was full */
   droppedQueries = 0;
+  private populating = false;
   /** `host|port` → nodes that left the routing table, oldest first (bounded by MAX_LOST) */
   private readonly lost = new Map<string, HostPort>();
   /** BEP 44 items stored for others (bittorrent-dht's `_values`) */
@@ -244,6 +245,9 @@ export class DhtNode implements Searcher, AnnounceTarget {
       const busy = message.q === 'ping' ? (krpcSocket as unknown as { inflight: number }).inflight + rpc.pending.length >= MAX_PING_SLOTS : rpc.pending.length >= MAX_QUEUED_QUERIES;
       if (!busy) return enqueue(node, message, cb);
       this.droppedQueries++;
+      // A refused ping of a node in the table (bucket upkeep) must not count as a failed one: bittorrent-dht
+      // would drop that node as dead. Without an answer its check simply ends there and the node stays.
+      if (message.q === 'ping' && (node as { id?: unknown }).id) return;
       process.nextTick(() => cb?.(new Error('too many queries queued')));
     };
     const respond = rpc.response.bind(rpc);
@@ -447,8 +451,12 @@ export class DhtNode implements Searcher, AnnounceTarget {
 
   private populate(): void {
     const rpc = this.rpc;
-    if (!rpc || this.dht?.destroyed) return;
+    // One at a time: k-rpc runs it in the background, behind every other query, so under steady load
+    // it may wait long, and each one waiting keeps a listener on the socket.
+    if (!rpc || this.dht?.destroyed || this.populating) return;
+    this.populating = true;
     rpc.populate(rpc.id, { q: 'find_node', a: { id: rpc.id, target: rpc.id } }, (err) => {
+      this.populating = false;
       if (err) this.log.debug(`bootstrap: ${err.message}`);
       else this.log.debug(`bootstrap: ${this.nodeCount()} nodes known`);
     });

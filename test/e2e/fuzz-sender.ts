@@ -311,6 +311,9 @@ function rawBencodeJunk(): Buffer {
       '4294967296:abc',
       'd' + 'l'.repeat(500) + 'e'.repeat(500) + 'e',
       'd1:t2:aa1:y1:qe',
+      // a negative string length: the bencode package loops on it until out of memory
+      'd1:Sli201e-3:Gen',
+      'd1:ad2:id20:' + 'x'.repeat(20) + '6:target-20:' + 'y'.repeat(20) + 'e1:q9:find_node1:t2:aa1:y1:qe',
       'de',
       'le',
       '',

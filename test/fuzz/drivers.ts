@@ -22,7 +22,7 @@ import { buildConfig, ConfigError } from '../../src/config.js';
 import { parseConfigText } from '../../src/config-file.js';
 import { Daemon } from '../../src/daemon.js';
 import { AuthModule, DEFAULT_AUTH_OPTIONS, encodeChallenge } from '../../src/dht/auth.js';
-import { checkKrpc } from '../../src/dht/guard.js';
+import { checkKrpc, isBencode } from '../../src/dht/guard.js';
 import { DhtNode } from '../../src/dht/node.js';
 import { generateKeyPair } from '../../src/identity/keys.js';
 import { createLogger, silentLogger, type Logger } from '../../src/log.js';
@@ -308,6 +308,8 @@ export const krpcGuard: Surface<Buffer> = {
         try {
           checkKrpc(msg, 4);
           checkKrpc(msg, 6);
+          // what the guard lets through, k-rpc-socket decodes: it must decode
+          if (isBencode(msg)) bencode.decode(msg);
         } catch (err) {
           throw new FuzzCrash(`the guard threw: ${(err as Error).stack}`);
         }

@@ -224,7 +224,7 @@ const encode = (x: unknown) => Buffer.from(bencode.encode(x));
 export const krpcDatagram: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 6, arbitrary: mutated(krpcObject.map(encode)) },
   { weight: 1, arbitrary: krpcObject.map((m) => encode({ ...m, pad: new Uint8Array(1500) })) },
-  { weight: 1, arbitrary: fc.constantFrom('i99999999999999999999999999e', 'd1:ad2:id20:' + 'x'.repeat(20) + '6:targeti-0ee1:q9:find_node1:t2:aa1:y1:qe', '4294967296:abc', 'd' + 'l'.repeat(500) + 'e'.repeat(500) + 'e', 'd1:t2:aa1:y1:qe', 'de', 'le', '', 'd1:rd2:id20:' + 'y'.repeat(20) + '6:valuesl6:abcdefi1eeee1:t2:aa1:y1:re').map(asBytes) },
+  { weight: 1, arbitrary: fc.constantFrom('i99999999999999999999999999e', 'd1:ad2:id20:' + 'x'.repeat(20) + '6:targeti-0ee1:q9:find_node1:t2:aa1:y1:qe', '4294967296:abc', 'd' + 'l'.repeat(500) + 'e'.repeat(500) + 'e', 'd1:t2:aa1:y1:qe', 'de', 'le', '', 'd1:rd2:id20:' + 'y'.repeat(20) + '6:valuesl6:abcdefi1eeee1:t2:aa1:y1:re', 'd1:Sli201e-3:Gen', 'd1:t2:aa1:y1:q1:q4:ping1:ad2:id-20:' + 'z'.repeat(20) + 'ee').map(asBytes) },
   { weight: 1, arbitrary: randomBytes(1500) },
 );
 
@@ -334,7 +334,14 @@ const optionValue = fc.oneof(
   fc.stringMatching(/^[a-zA-Z0-9.:*@_\/-]{1,40}$/),
   fc.string({ unit: 'binary', maxLength: 30 }),
 );
+/** Lines that are valid alone (a file of them may still set an option twice). */
+const validConfigLine = fc.constantFrom(
+  '--port 6881', '--port=4000', '--dns-port 0', '--dns-port 3535', '--cmd-port 1700', '--web-port 0', '--lpd-disable', '--fwd-disable',
+  '--value-id foo.p2p', '--value-id "bar.p2p:80"', '--peer 127.0.0.1:6881', "--peer '[::1]:6881'", '--mode dual', '--verbosity debug',
+  '--query-tld .p2p', '--dns-addr ::1', '--dns-addr 127.0.0.1', '--cmd-disable-stdin', '--peerfile-save-interval 60', '# a comment', '', '   ',
+);
 export const configLine: fc.Arbitrary<string> = fc.oneof(
+  { weight: 6, arbitrary: validConfigLine },
   { weight: 6, arbitrary: fc.tuple(fc.constantFrom('--', '-', '', '---'), fc.oneof(fc.constantFrom(...optionNames), fc.string({ maxLength: 12 })), fc.constantFrom(' ', '=', '\t', '  '), fc.array(optionValue, { maxLength: 3 }), fc.option(fc.string({ maxLength: 20 }))).map(([dash, name, sep, values, comment]) => `${dash}${name}${values.length ? sep + values.join(' ') : ''}${comment === null ? '' : ' #' + comment}`) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 120 }) },
   { weight: 1, arbitrary: fc.integer({ min: 990, max: 1100 }).map((n) => '--value-id ' + 'x'.repeat(n)) },

@@ -325,3 +325,26 @@ test('key files: a directory, a FIFO or a huge file is refused at once with a ke
     assert.throws(() => readSecretKeyText('@' + path), (err: unknown) => err instanceof KeyError && why.test((err as Error).message), path);
   }
 });
+
+test('DHT: a ping refused for want of slots does not make bucket upkeep drop a live node', { timeout: 20_000 }, async (t) => {
+  const options = { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1 };
+  const a = new DhtNode(silentLogger, options);
+  const b = new DhtNode(silentLogger, options);
+  await a.start();
+  await b.start();
+  t.after(async () => {
+    await a.stop();
+    await b.stop();
+  });
+  const peerOfA = () => a.routingNodes().find((n) => n.port === b.boundPort());
+  a.ping({ host: '127.0.0.1', port: b.boundPort() });
+  for (let i = 0; i < 50 && !peerOfA(); i++) await sleep(20);
+  assert.ok(peerOfA(), 'b joined a');
+  // every ping slot taken by pings that will time out, then the library checks its table
+  for (let i = 0; i < 20; i++) a.ping({ host: '127.0.0.1', port: 9 });
+  const refusedBefore = a.droppedQueries;
+  (a as unknown as { dht: { _pingAll(cb: () => void): void } }).dht._pingAll(() => undefined);
+  await sleep(100);
+  assert.ok(a.droppedQueries > refusedBefore, 'the upkeep ping was refused');
+  assert.ok(peerOfA(), 'b is still in the routing table of a');
+});
