@@ -3,8 +3,9 @@
 // Each source may send `perSecond` queries a second on average and `burst` at once. The table holds at
 // most `maxSources` buckets; a new source beyond that takes the place of the one heard from least
 // recently (whose bucket has had the longest time to refill, so forgetting it costs nothing). The
-// default is generous on purpose: dnsmasq or systemd-resolved in front of kadnode send every client's
-// queries from one loopback address, and they must not be throttled at normal load.
+// default exempts loopback: dnsmasq or systemd-resolved in front of kadnode send every client's queries
+// from one loopback address, so a per-source limit there would throttle the whole host; the limit is
+// for remote sources when --dns-addr binds a public address.
 
 export interface RateLimitOptions {
   /** tokens added per second (sustained queries a second) */
@@ -13,9 +14,13 @@ export interface RateLimitOptions {
   burst: number;
   /** sources tracked at once */
   maxSources: number;
+  /** 127.0.0.0/8 and ::1 are never limited */
+  exemptLoopback?: boolean;
 }
 
-export const DEFAULT_DNS_RATE_LIMIT: RateLimitOptions = { perSecond: 1000, burst: 2000, maxSources: 4096 };
+export const DEFAULT_DNS_RATE_LIMIT: RateLimitOptions = { perSecond: 1000, burst: 2000, maxSources: 4096, exemptLoopback: true };
+
+const isLoopback = (address: string): boolean => address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 
 interface Bucket {
   tokens: number;
@@ -32,6 +37,7 @@ export class SourceRateLimiter {
 
   /** Takes a token for the source; false when its bucket is empty (the query is over the limit). */
   allow(source: string): boolean {
+    if (this.options.exemptLoopback && isLoopback(source)) return true;
     const now = this.now();
     let bucket = this.buckets.get(source);
     if (bucket) {
