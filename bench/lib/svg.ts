@@ -203,7 +203,10 @@ export function barChart(o: BarChartOptions): string {
       body.push(`<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${(barWidth - 2).toFixed(1)}" height="${(bottom - y).toFixed(1)}" fill="${PALETTE[i % PALETTE.length]}"/>`);
       body.push(`<text x="${(x + barWidth / 2).toFixed(1)}" y="${(y - 4).toFixed(1)}" text-anchor="middle" ${FONT} font-size="10">${esc(format(v))}</text>`);
     });
-    body.push(`<text x="${(left + c * groupWidth + groupWidth / 2).toFixed(1)}" y="${bottom + 16}" text-anchor="middle" ${FONT} font-size="11">${esc(cat)}</text>`);
+    // long labels break after commas, one line each
+    const cx = (left + c * groupWidth + groupWidth / 2).toFixed(1);
+    const lines = cat.split(/,\s*/);
+    body.push(`<text x="${cx}" y="${bottom + 16}" text-anchor="middle" ${FONT} font-size="11">${lines.map((l, i) => `<tspan x="${cx}" dy="${i ? 13 : 0}">${esc(l)}</tspan>`).join('')}</text>`);
   });
   body.push(`<line x1="${left}" y1="${bottom}" x2="${right}" y2="${bottom}" stroke="#333"/>`);
   body.push(`<line x1="${left}" y1="${top}" x2="${left}" y2="${bottom}" stroke="#333"/>`);
