@@ -71,8 +71,8 @@ export const dnsBench: Benchmark = {
   name: 'dns',
   title: 'DNS queries per second: kadnode (cached name, own value id) vs dnsmasq (hosts file), dnsperf 10 s each',
   async run(ctx: BenchContext) {
-    if (!haveDnsperf()) return ctx.skip('needs dnsperf (Debian package dnsperf; bench/install-deps.sh installs it as root)');
-    if (!haveCommand('dnsmasq')) return ctx.skip('needs dnsmasq (Debian package dnsmasq-base; bench/install-deps.sh installs it as root)');
+    if (!haveDnsperf()) return ctx.skip('needs dnsperf (Debian package dnsperf; npm run bench installs it as root)');
+    if (!haveCommand('dnsmasq')) return ctx.skip('needs dnsmasq (Debian package dnsmasq-base; npm run bench installs it as root)');
     const tmp = tempDir('kadnode-bench-dns');
     const peerfile = emptyPeerFile(tmp.path);
     const [dhtA, dnsA, dhtB, dnsmasqPort] = await pickPorts(4);

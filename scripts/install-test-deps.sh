@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the command-line tools the end-to-end tests need, when they are missing.
 # Run by `npm test` (pretest). Idempotent and quiet when there is nothing to do.
+# With a file argument it installs that list instead, in the same format (`npm run bench` passes
+# bench/deps.list), so there is one installer for tests and benchmarks.
 #
 # Only as root and only for what is missing: one `apt-get update`, then one
 # `apt-get install -y --no-install-recommends` for every missing package.
@@ -34,6 +36,9 @@ patch:patch:the package tests (test/e2e/package-deb, package-npm) fail their pat
 lintian:lintian:the Debian package test (test/e2e/package-deb) skips lintian
 systemd-analyze:systemd:the unit test (test/e2e/packaging-systemd) skips systemd-analyze
 '
+if [ $# -gt 0 ]; then
+  DEPS=$(grep -v '^#' "$1") || { echo "install-test-deps: cannot read the list '$1'" >&2; exit 1; }
+fi
 
 missing_pkgs=''
 missing_desc=''

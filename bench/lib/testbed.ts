@@ -39,7 +39,7 @@ export function namespaceSkipReason(needNft = false): string | null {
     try {
       execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'pipe' });
     } catch {
-      return `needs \`${cmd}\` (bench/install-deps.sh installs it as root)`;
+      return `needs \`${cmd}\` (npm run bench installs it as root)`;
     }
   }
   return null;
