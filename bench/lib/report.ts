@@ -70,6 +70,10 @@ export interface Benchmark {
   name: string;
   title: string;
   run(ctx: BenchContext): Promise<void>;
+  /** run only when named (`npm run bench -- NAME`), not by a plain `npm run bench` */
+  onlyWhenNamed?: boolean;
+  /** the hard stop for this benchmark; bench/run.ts uses 10 minutes when not set */
+  hardLimitMinutes?: number;
 }
 
 export class BenchContext {
