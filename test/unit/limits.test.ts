@@ -1,7 +1,8 @@
 // Bounds on what grows with outside input that the other unit tests do not already cover: the DNS
-// per-source rate limit (and its bounded table), idle time-outs and connection caps of the control port
-// and the web interface, the number of values `announce` may add, and the blacklist. Each test fails
-// when its bound is taken out.
+// per-source rate limit (and its bounded table), queries waiting and answers unread on one DNS TCP
+// connection, idle time-outs and connection caps of the control port and the web interface, the number
+// of values `announce` may add, the blacklist, the lost-node list, the peer file and the PKARR cache and
+// lookups. Each test fails when its bound is taken out.
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -19,6 +20,10 @@ import { DnsServer, type DnsServerOptions } from '../../src/surfaces/dns.js';
 import { DEFAULT_DNS_RATE_LIMIT, SourceRateLimiter } from '../../src/surfaces/rate-limit.js';
 import { WebSurface } from '../../src/surfaces/web.js';
 import type { NameResolver, Resolution } from '../../src/types.js';
+import sodium from 'sodium-native';
+import { parsePeerLines } from '../../src/net/peerfile.js';
+import { DEFAULT_PKARR_OPTIONS, PkarrHook, type ItemSource } from '../../src/pkarr/hook.js';
+import { checkItem, encodeDnsPacket, signPacket } from '../../src/pkarr/packet.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const FOUND: Resolution = { status: 'found', ttl: 30, addresses: [{ address: '192.0.2.1', port: 1, family: 4 }] };
@@ -361,4 +366,130 @@ test('DHT: at most 256 queries wait in the queue; the rest fail at once', { time
   await sleep(50);
   assert.equal(node.queuedQueries(), 256);
   assert.equal(failed, 1000 - 256 - 16, '16 in flight, 256 queued, the rest refused');
+});
+
+// ---------------------------------------------------------------- DNS over TCP: one connection's share
+
+/** Frames (2-byte length prefix) read from a TCP stream, decoded. */
+function tcpAnswers(socket: net.Socket): DecodedPacket[] {
+  const answers: DecodedPacket[] = [];
+  let buffered = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+      answers.push(dnsPacket.decode(buffered.subarray(2, 2 + buffered.readUInt16BE(0))));
+      buffered = buffered.subarray(2 + buffered.readUInt16BE(0));
+    }
+  });
+  return answers;
+}
+const rcodeOf = (a: DecodedPacket) => (a as DecodedPacket & { rcode?: string }).rcode;
+const tcpFrames = (messages: Buffer[]) => Buffer.concat(messages.flatMap((m) => [Buffer.from([m.length >> 8, m.length & 0xff]), m]));
+
+test('DNS over TCP: 32 queries wait per connection; the 33rd and later get SERVFAIL at once', async (t) => {
+  const slow: NameResolver = { resolve: () => new Promise((r) => setTimeout(() => r(FOUND), 600)) };
+  const server = new DnsServer({ resolver: slow, log: silentLogger, options: { port: 0, addresses: ['127.0.0.1'], tld: '.p2p', timeoutMs: 2000 } });
+  await server.start();
+  t.after(() => server.stop());
+  const socket = net.connect(server.addresses()[0]!.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  await once(socket, 'connect');
+  const answers = tcpAnswers(socket);
+  socket.write(tcpFrames(Array.from({ length: 40 }, (_, id) => query(id))));
+  await sleep(300);
+  assert.deepEqual(answers.map((a) => [a.id, rcodeOf(a)]), Array.from({ length: 8 }, (_, i) => [32 + i, 'SERVFAIL']), 'the 8 beyond the bound, at once');
+  for (let i = 0; i < 100 && answers.length < 40; i++) await sleep(20);
+  assert.equal(answers.filter((a) => rcodeOf(a) === 'NOERROR').length, 32, 'the 32 waiting ones are answered when the resolver is');
+});
+
+test('DNS over TCP: a client that does not read its answers is cut off past 256 KiB buffered', { timeout: 30_000 }, async (t) => {
+  const many: Resolution = { status: 'found', ttl: 30, addresses: Array.from({ length: 32 }, (_, i) => ({ address: `192.0.2.${i + 1}`, port: 1, family: 4 as const })) };
+  const server = new DnsServer({ resolver: { resolve: () => Promise.resolve(many) }, log: silentLogger, options: { port: 0, addresses: ['127.0.0.1'], tld: '.p2p', timeoutMs: 1000, tcpIdleMs: 60_000 } });
+  await server.start();
+  t.after(() => server.stop());
+  const port = server.addresses()[0]!.port;
+  // (the idle time-out is set long, so only the unread bound can close this connection within the test)
+  const connections = () => (server as unknown as { connections: Set<net.Socket> }).connections.size;
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => undefined); // the reset when the server cuts it off
+  t.after(() => socket.destroy());
+  await once(socket, 'connect');
+  socket.pause();
+  // ~40k answers of ~540 bytes: 21 MB, more than loopback's socket buffers (a few MB) can hold. Batches
+  // of 30 stay under the 32 queries that may wait on one connection (beyond: short SERVFAILs).
+  const batch = tcpFrames(Array.from({ length: 30 }, (_, id) => query(id)));
+  for (let i = 0; i < 1400 && connections() > 0; i++) {
+    if (!socket.write(batch)) await Promise.race([once(socket, 'drain'), sleep(500)]);
+    await sleep(1);
+  }
+  for (let i = 0; i < 200 && connections() > 0; i++) await sleep(50);
+  assert.equal(connections(), 0, 'the server closed the connection of the client that does not read');
+  // the server goes on serving others
+  const other = net.connect(port, '127.0.0.1');
+  t.after(() => other.destroy());
+  await once(other, 'connect');
+  const answers = tcpAnswers(other);
+  other.write(tcpFrames([query(7)]));
+  for (let i = 0; i < 100 && answers.length === 0; i++) await sleep(20);
+  assert.equal(answers[0]?.answers?.length, 32);
+});
+
+// ---------------------------------------------------------------- DHT: lost nodes, peer file
+
+test('DHT: at most 256 lost nodes are remembered, the most recently lost kept', async (t) => {
+  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1 });
+  await node.start();
+  t.after(() => node.stop());
+  const dht = (node as unknown as { dht: { addNode(n: { id: Buffer; host: string; port: number }): void; removeNode(id: Buffer): void } }).dht;
+  for (let i = 0; i < 300; i++) {
+    const id = Buffer.alloc(20);
+    sodium.randombytes_buf(id);
+    dht.addNode({ id, host: '10.201.9.9', port: 20_000 + i });
+    dht.removeNode(id);
+  }
+  assert.equal(node.lostCount(), 256);
+  const lost = [...(node as unknown as { lost: Map<string, unknown> }).lost.keys()];
+  assert.equal(lost[0], `10.201.9.9|${20_000 + 44}`);
+  assert.equal(lost.at(-1), `10.201.9.9|${20_000 + 299}`);
+});
+
+test('peer file: at most 1000 peers are read, lines over 255 characters are refused with a warning', () => {
+  const lines: string[] = [];
+  const log = createLogger('debug', (l) => lines.push(l));
+  const hosts = Array.from({ length: 1100 }, (_, i) => `10.201.${i >> 8}.${i & 255}:6881`);
+  const peers = parsePeerLines(hosts.join('\n'), 'peers.txt', log);
+  assert.equal(peers.length, 1000);
+  assert.deepEqual(peers.at(-1), { host: '10.201.3.231', port: 6881 });
+  const longest = `${'a'.repeat(250)}:6881`; // 255 characters
+  assert.deepEqual(parsePeerLines(`${longest}\na${longest}\n`, 'peers.txt', log), [{ host: 'a'.repeat(250), port: 6881 }]);
+  assert.ok(lines.some((l) => /peers\.txt:2: line too long/.test(l)), lines.join('\n'));
+});
+
+// ---------------------------------------------------------------- PKARR: cached packets, lookups at once
+
+test('PKARR: at most 1024 packets cached (least recently used go first), 64 lookups at once (beyond: busy)', async () => {
+  const never: ItemSource = { getMutable: (_t, _on, signal) => new Promise<void>((r) => signal.addEventListener('abort', () => r())) };
+  const hook = new PkarrHook({ dht: never, log: silentLogger }, DEFAULT_PKARR_OPTIONS);
+  const keys: Buffer[] = [];
+  for (let i = 0; i < 1030; i++) {
+    const pk = Buffer.alloc(32);
+    const sk = Buffer.alloc(64);
+    sodium.crypto_sign_keypair(pk, sk);
+    keys.push(pk);
+    const s = signPacket(sk, encodeDnsPacket([{ type: 'A', name: '.', ttl: 300, class: 'IN', data: '192.0.2.1' }]), 1);
+    hook.accept(checkItem({ k: s.publicKey, seq: 1, sig: s.signature, v: s.v }));
+  }
+  assert.equal(hook.stats().cached, 1024);
+  assert.equal(hook.cached(keys[0]!), undefined, 'the oldest went first');
+  assert.ok(hook.cached(keys[1029]!));
+  const unknown = Array.from({ length: 65 }, () => {
+    const pk = Buffer.alloc(32);
+    sodium.randombytes_buf(pk);
+    return pk;
+  });
+  const results = unknown.map((pk) => hook.lookup(pk, 200));
+  assert.equal(hook.stats().lookups, 64);
+  assert.deepEqual(await results[64], { status: 'busy' });
+  assert.deepEqual(await results[0], { status: 'timeout' });
+  hook.stop();
 });

@@ -410,3 +410,20 @@ test('constructor: the group must match the family', () => {
   assert.throws(() => new LpdService({ dht: new FakeDht(1), log: silentLogger, options: { group: GROUP6, family: 4 } }), /not an IPv4/);
   assert.throws(() => new LpdService({ dht: new FakeDht(1), log: silentLogger, options: { group: GROUP4, family: 6 } }), /not an IPv6/);
 });
+
+test('loopback: at most 1024 senders are remembered; beyond that new senders are not pinged until old ones expire', { timeout: 30_000 }, async (t) => {
+  const h = await loopback(t);
+  if (!h) return;
+  const dht = new FakeDht(31030, 100);
+  const s = await h.service(dht, { maxPingsPerWindow: 5000, maxPacketsPerWindow: 5000, senderHoldMs: 60_000, windowMs: 60_000 });
+  const senders = 1100;
+  for (let i = 0; i < senders; i++) {
+    await h.send(kadnode1(33000 + i));
+    // a breath now and then, so the receive buffer on lo never overflows
+    if (i % 50 === 49) await until(() => s.counters.received >= i + 1, 2000);
+  }
+  assert.ok(await until(() => s.counters.received >= senders, 5000), `received ${s.counters.received}`);
+  assert.equal(dht.pings.length, 1024);
+  assert.deepEqual(dht.pings.at(-1), { host: '127.0.0.1', port: 33000 + 1023 });
+  assert.equal(s.counters.dropped, senders - 1024);
+});
