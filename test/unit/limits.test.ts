@@ -197,6 +197,29 @@ test('web interface: 64 connections; idle ones are closed within about 12 s', { 
   assert.match(await get(), /^HTTP\/1\.1 200 OK/);
 });
 
+test('web interface: a kept-alive connection is closed 5 s after its answer; headers sent a byte a second, at 10 s', { timeout: 40_000 }, async (t) => {
+  const web = new WebSurface(commands, silentLogger, { port: 0, addresses: ['127.0.0.1'] });
+  await web.start();
+  t.after(() => web.stop());
+  const port = web.ports()[0]!;
+  const t0 = performance.now();
+  const kept = client(port, 'GET /status HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  // never idle, never done: one byte of a header every second
+  const trickle = client(port, 'GET /status HTTP/1.1\r\nX-Slow: ');
+  const drip = setInterval(() => trickle.socket.write('a'), 1000);
+  t.after(() => {
+    clearInterval(drip);
+    kept.socket.destroy();
+    trickle.socket.destroy();
+  });
+  const keptMs = await Promise.race([kept.closed.then(() => performance.now() - t0), sleep(15_000).then(() => Infinity)]);
+  assert.match(kept.reply(), /^HTTP\/1\.1 200 OK/);
+  assert.ok(keptMs >= 4_500 && keptMs < 9_000, `kept-alive connection closed after ${Math.round(keptMs)} ms`);
+  const trickleMs = await Promise.race([trickle.closed.then(() => performance.now() - t0), sleep(20_000).then(() => Infinity)]);
+  clearInterval(drip);
+  assert.ok(trickleMs >= 9_500 && trickleMs < 15_000, `trickling headers cut off after ${Math.round(trickleMs)} ms`);
+});
+
 // ---------------------------------------------------------------- values and blacklist
 
 test('announce: at most maxValues values; expired ones make room', () => {
