@@ -14,12 +14,24 @@ export interface WebOptions {
   addresses: string[];
 }
 
-const ROUTES: Record<string, { command: string; takesArgument: boolean }> = {
-  '/lookup': { command: 'lookup', takesArgument: true },
-  '/announce': { command: 'announce', takesArgument: true },
-  '/blacklist': { command: 'blacklist', takesArgument: true },
-  '/status': { command: 'status', takesArgument: false },
+/** `changesState`: a web page must not be able to make a visitor's browser run it (see fromWebPage). */
+const ROUTES: Record<string, { command: string; takesArgument: boolean; changesState: boolean }> = {
+  '/lookup': { command: 'lookup', takesArgument: true, changesState: false },
+  '/announce': { command: 'announce', takesArgument: true, changesState: true },
+  '/blacklist': { command: 'blacklist', takesArgument: true, changesState: true },
+  '/status': { command: 'status', takesArgument: false, changesState: false },
 };
+
+/**
+ * A request a web page made the browser send (a link, an image, fetch(), a form; also a page on a name
+ * rebound to 127.0.0.1), as opposed to curl, kadnode-ctl, scripts or a URL typed into the address bar.
+ * Browsers since 2020 send Sec-Fetch-Site on every request ('none' when the user typed the URL); older
+ * ones at least send Origin with fetch() and forms. Command-line clients send neither.
+ */
+function fromWebPage(req: http.IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  return (site !== undefined && site !== 'none') || req.headers.origin !== undefined;
+}
 
 const STATUS_OF: Record<ResultKind, number> = { ok: 200, usage: 400, notfound: 404, timeout: 504, busy: 503, failed: 500 };
 
@@ -89,6 +101,10 @@ export class WebSurface {
     }
     if (route.takesArgument && (!argument || /\s/.test(argument))) return this.send(res, 400, `Usage: ${path}?<argument>\n`);
     if (!route.takesArgument && argument) return this.send(res, 400, `Usage: ${path}\n`);
+    if (route.changesState && fromWebPage(req)) {
+      this.log.debug(`Refused ${path} requested by a web page (Sec-Fetch-Site: ${String(req.headers['sec-fetch-site'] ?? '-')}, Origin: ${String(req.headers.origin ?? '-').slice(0, 100)})`);
+      return this.send(res, 403, `${path} changes the daemon: not for web pages. Use kadnode-ctl, curl, or type the URL.\n`);
+    }
     const result = await this.commands.run(route.takesArgument ? `${route.command} ${argument}` : route.command);
     this.send(res, STATUS_OF[result.kind], result.text + '\n');
   }
