@@ -1,7 +1,7 @@
 // The single entry point every surface uses. A query passes these steps in order:
 // name → pkarr (public-key names: a signed packet, see src/pkarr/hook.ts) → identifier → own value? →
 // cache → shared DHT search → addresses.
-import type { Searcher } from './dht/node.js';
+import type { OnPeer, Searcher } from './dht/node.js';
 import type { KeyRing } from './identity/patterns.js';
 import { identify, QueryError, type Identifier } from './identity/query.js';
 import type { Logger } from './log.js';
@@ -67,13 +67,35 @@ interface Waiter {
 
 const hasFamily = (addresses: PeerAddress[], family: Family | undefined) => family === undefined ? addresses.length > 0 : addresses.some((a) => a.family === family);
 
-// A keyed name may draw fake addresses from the DHT; check more candidates than we keep.
+// A keyed name may draw fake addresses from the DHT; check more candidates than we keep: up to
+// maxAddresses * CANDIDATES_PER_ADDRESS, at most CANDIDATES_PER_RESPONDER of them from any one DHT node
+// (a malicious node answers get_peers with as many fakes as fit), and beyond that, up to twice as many,
+// only addresses that a second node reported too (the real address is stored by every honest node
+// close to the id, a random fake one comes in a single reply). For that second report, addresses not
+// taken are remembered: REPORTED_PER_RESPONDER from each node, MAX_REPORTED_PER_CANDIDATE times the
+// candidates in all (oldest forgotten first), from at most MAX_RESPONDERS_PER_CANDIDATE times the
+// candidates nodes.
 const CANDIDATES_PER_ADDRESS = 4;
+export const CANDIDATES_PER_RESPONDER = 8;
+const REPORTED_PER_RESPONDER = 24;
+const MAX_REPORTED_PER_CANDIDATE = 4;
+const MAX_RESPONDERS_PER_CANDIDATE = 2;
+/** our own store's values (the search's `from` is undefined for them) */
+const SELF = '';
+
+interface Responder {
+  taken: number;
+  reported: number;
+}
 
 interface Search {
   startedAt: number;
   addresses: PeerAddress[];
   candidates: Set<string>;
+  /** responder IP → candidates taken from its replies, addresses remembered (keyed names) */
+  responders: Map<string, Responder>;
+  /** candidate → the responder that reported it first, for those not taken (keyed names) */
+  reported: Map<string, string>;
   waiters: Set<Waiter>;
   controller: AbortController;
 }
@@ -82,6 +104,8 @@ export class Resolver implements NameResolver {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly searches = new Map<string, Search>();
   private stopped = false;
+  /** bumped whenever an answer could change (the DNS packet cache compares it; see ChangeCounter in surfaces/dns.ts) */
+  private changes = 0;
 
   private readonly dht: Searcher;
   private readonly log: Logger;
@@ -146,6 +170,11 @@ export class Resolver implements NameResolver {
     return this.waitForSearch(key, ident, timeoutMs, family);
   }
 
+  /** A new number whenever addresses were found, dropped or expired; own values and pkarr are not counted. */
+  generation(): number {
+    return this.changes;
+  }
+
   /** Cached answers, newest use last. */
   cachedEntries(): { id: string; addresses: PeerAddress[]; ageMs: number }[] {
     const now = this.now();
@@ -159,6 +188,7 @@ export class Resolver implements NameResolver {
 
   /** Forget an address everywhere (blacklisted). */
   dropAddress(address: string): void {
+    this.changes++;
     for (const [key, entry] of this.cache) {
       entry.addresses = entry.addresses.filter((a) => a.address !== address);
       if (entry.addresses.length === 0) this.cache.delete(key);
@@ -186,6 +216,7 @@ export class Resolver implements NameResolver {
     const entry = this.cache.get(key);
     if (!entry) return undefined;
     if (this.now() - entry.updatedAt >= this.options.maxAgeMs) {
+      this.changes++;
       this.cache.delete(key);
       return undefined;
     }
@@ -221,11 +252,12 @@ export class Resolver implements NameResolver {
     const running = this.searches.get(key);
     if (running) return running;
     if (this.stopped || this.searches.size >= this.options.maxSearches) return undefined;
-    const search: Search = { startedAt: this.now(), addresses: [], candidates: new Set(), waiters: new Set(), controller: new AbortController() };
+    const search: Search = { startedAt: this.now(), addresses: [], candidates: new Set(), responders: new Map(), reported: new Map(), waiters: new Set(), controller: new AbortController() };
     this.searches.set(key, search);
     const accept = (peer: PeerAddress) => {
       if (search.addresses.length >= this.options.maxAddresses) return;
       search.addresses.push(peer);
+      this.changes++;
       // First address of the family a waiter asked for: answer it now rather than at the end of the walk.
       for (const waiter of [...search.waiters]) if (hasFamily([peer], waiter.family)) waiter.wake(this.found(search.addresses));
     };
@@ -237,12 +269,30 @@ export class Resolver implements NameResolver {
       search.controller.abort();
     }, this.options.maxSearchMs ?? DEFAULT_RESOLVER_OPTIONS.maxSearchMs);
     deadline.unref();
-    const onPeer = (peer: PeerAddress) => {
+    const soft = this.options.maxAddresses * CANDIDATES_PER_ADDRESS;
+    const onPeer: OnPeer = (peer, from = SELF) => {
       const seen = `${peer.address}|${peer.port}`;
-      const limit = publicKey ? this.options.maxAddresses * CANDIDATES_PER_ADDRESS : this.options.maxAddresses;
-      if (search.candidates.has(seen) || search.candidates.size >= limit) return;
+      if (search.candidates.has(seen)) return;
+      if (!publicKey) {
+        if (search.candidates.size >= this.options.maxAddresses) return;
+        search.candidates.add(seen);
+        return accept(peer);
+      }
+      let responder = search.responders.get(from);
+      if (!responder && search.responders.size < soft * MAX_RESPONDERS_PER_CANDIDATE) search.responders.set(from, (responder = { taken: 0, reported: 0 }));
+      const first = search.reported.get(seen);
+      const fair = responder !== undefined && responder.taken < CANDIDATES_PER_RESPONDER && search.candidates.size < soft;
+      const corroborated = first !== undefined && first !== from && search.candidates.size < 2 * soft;
+      if (!fair && !corroborated) {
+        if (first !== undefined || !responder || responder.reported >= REPORTED_PER_RESPONDER) return;
+        responder.reported++;
+        search.reported.set(seen, from);
+        if (search.reported.size > soft * MAX_REPORTED_PER_CANDIDATE) search.reported.delete(search.reported.keys().next().value as string);
+        return;
+      }
+      search.reported.delete(seen);
       search.candidates.add(seen);
-      if (!publicKey) return accept(peer);
+      if (responder) responder.taken++;
       // Unverified addresses of a keyed name never reach an answer.
       if (verifier) checks.push(verifier.verify(ident.id, publicKey, peer).then((ok) => (ok ? accept(peer) : undefined)));
     };
@@ -258,6 +308,7 @@ export class Resolver implements NameResolver {
   }
 
   private finishSearch(key: string, search: Search): void {
+    this.changes++;
     this.searches.delete(key);
     if (search.addresses.length > 0) {
       this.cache.delete(key);

@@ -51,8 +51,15 @@ export interface AuthDeps {
 }
 
 export interface AuthOptions {
-  /** AUTH packets handled per second; the rest are dropped */
+  /**
+   * AUTH packets handled per second from one source IP; the rest from that IP are dropped. A reply to a
+   * challenge we sent (its id and IP pending) is always handled: those are bounded by our own sends.
+   */
   maxPerSecond: number;
+  /** all unsolicited AUTH packets (challenges we sign an answer to, stray replies) handled per second */
+  maxTotalPerSecond: number;
+  /** source IPs counted per second; packets from further IPs wait for the next second */
+  maxSources: number;
   /** addresses being challenged at once */
   maxPending: number;
   /** sends per address, the first one included */
@@ -62,7 +69,7 @@ export interface AuthOptions {
   maxRetryMs: number;
 }
 
-export const DEFAULT_AUTH_OPTIONS: AuthOptions = { maxPerSecond: 100, maxPending: 1024, maxSends: 10, firstRetryMs: 250, maxRetryMs: 1000 };
+export const DEFAULT_AUTH_OPTIONS: AuthOptions = { maxPerSecond: 20, maxTotalPerSecond: 1000, maxSources: 4096, maxPending: 1024, maxSends: 10, firstRetryMs: 250, maxRetryMs: 1000 };
 
 interface Pending {
   id: Buffer;
@@ -80,9 +87,15 @@ export class AuthModule {
   private readonly pending = new Map<string, Pending>();
   private windowStart = 0;
   private windowCount = 0;
+  /** packets per source IP in the current second (cleared every second, at most maxSources) */
+  private readonly perSource = new Map<string, number>();
   readonly counters = { handled: 0, dropped: 0, invalid: 0, answered: 0, verified: 0, rejected: 0 };
 
-  constructor(private readonly deps: AuthDeps, private readonly options: AuthOptions = DEFAULT_AUTH_OPTIONS) {}
+  private readonly options: AuthOptions;
+
+  constructor(private readonly deps: AuthDeps, options: Partial<AuthOptions> = {}) {
+    this.options = { ...DEFAULT_AUTH_OPTIONS, ...options };
+  }
 
   /** Challenge `peer` for `id`; resolves true once it proves the key, false after the last send. */
   verify(id: Buffer, publicKey: Buffer, peer: PeerAddress): Promise<boolean> {
@@ -119,12 +132,15 @@ export class AuthModule {
 
   /** Every datagram of the DHT socket that starts with "AUTH". */
   handle(msg: Buffer, rinfo: RemoteInfo): void {
-    if (!this.admit()) {
+    const packet = parseAuthPacket(msg);
+    // The reply to a challenge we sent is handled whatever else arrives (forged replies from other IPs
+    // must not crowd it out); there is one at most per challenge: a wrong one ends the challenge.
+    const entry = packet.kind === 'reply' ? this.pending.get(`${packet.id.toString('hex')}|${rinfo.address}`) : undefined;
+    if (!entry && !this.admit(rinfo.address)) {
       this.counters.dropped++;
       return;
     }
     this.counters.handled++;
-    const packet = parseAuthPacket(msg);
     switch (packet.kind) {
       case 'invalid':
         this.counters.invalid++;
@@ -139,27 +155,36 @@ export class AuthModule {
         return;
       }
       case 'reply': {
-        const entry = this.pending.get(`${packet.id.toString('hex')}|${rinfo.address}`);
         if (!entry) return;
         if (replyProves(packet.signed, entry.publicKey, entry.challenge)) {
           this.counters.verified++;
           this.deps.log.debug(`Challenge response is valid: ${entry.address}:${entry.port}`);
           entry.settle(true);
         } else {
+          // The address answered, with a signature of another key or of another challenge: asking it
+          // again would only bring more of the same (KadNode resent up to 10 times regardless).
           this.counters.rejected++;
           this.deps.log.debug(`Challenge response is invalid: ${rinfo.address}:${rinfo.port}`);
+          entry.settle(false);
         }
       }
     }
   }
 
-  private admit(): boolean {
+  /** Per source IP and in total, per second; the per-IP counts are forgotten every second. */
+  private admit(address: string): boolean {
     const second = Math.floor((this.deps.now ?? Date.now)() / 1000);
     if (second !== this.windowStart) {
       this.windowStart = second;
       this.windowCount = 0;
+      this.perSource.clear();
     }
-    return ++this.windowCount <= this.options.maxPerSecond;
+    const count = this.perSource.get(address);
+    if (count === undefined && this.perSource.size >= this.options.maxSources) return false;
+    if ((count ?? 0) >= this.options.maxPerSecond || this.windowCount >= this.options.maxTotalPerSecond) return false;
+    this.perSource.set(address, (count ?? 0) + 1);
+    this.windowCount++;
+    return true;
   }
 
   pendingCount(): number {

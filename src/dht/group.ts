@@ -2,10 +2,9 @@
 // a search walks every DHT and reports addresses of both families as they come; a value is announced
 // on every DHT; datagrams (AUTH) leave through the socket of the address's family. BEP 44 items (PKARR)
 // are got from and put to every DHT as well.
-import type { PeerAddress } from '../types.js';
 import type { MutableItem } from './item-store.js';
 import { canonicalHost, familyOf, type Family } from './compact.js';
-import type { AnnounceTarget, DhtNode, HostPort, RoutingNode, Searcher } from './node.js';
+import type { AnnounceTarget, DhtNode, HostPort, OnPeer, RoutingNode, Searcher } from './node.js';
 
 /** What the group needs of a member; DhtNode has it (tests hand in fakes). */
 export type GroupMember = Searcher &
@@ -62,7 +61,7 @@ export class DhtGroup<Member extends GroupMember = DhtNode> implements Searcher,
 
   // ---- Searcher: every DHT walks; done when all are
 
-  async search(id: Buffer, onPeer: (peer: PeerAddress) => void, signal: AbortSignal): Promise<void> {
+  async search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<void> {
     await Promise.all(this.members.map((m) => m.search(id, onPeer, signal)));
   }
 

@@ -38,11 +38,19 @@ export interface DhtNodeOptions {
   reconnectMs?: number;
   /** BEP 44 items we store for others (default DEFAULT_ITEM_LIMITS: 4096 items, 4 MiB, 2 hours) */
   items?: ItemStoreOptions;
+  /** ms after which an unanswered query frees its slot (default SHORT_TIMEOUT_MS; tests) */
+  shortTimeoutMs?: number;
 }
+
+/**
+ * Reports one address a search found, with the IP of the DHT node whose reply held it (undefined: our
+ * own store), so a caller can bound what one responder may make it do.
+ */
+export type OnPeer = (peer: PeerAddress, from?: string) => void;
 
 /** What the resolver needs: a search that reports addresses as they arrive. */
 export interface Searcher {
-  search(id: Buffer, onPeer: (peer: PeerAddress) => void, signal: AbortSignal): Promise<void>;
+  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<void>;
 }
 
 /** What the announcer needs. */
@@ -83,6 +91,14 @@ const MAX_PING_SLOTS = 8;
 const MAX_LOST = 256;
 const RECONNECT_MS = 30_000;
 const RECONNECT_PER_ROUND = 8;
+// KRPC: a query times out after 2 s (the socket's timeout), but one unanswered after SHORT_TIMEOUT_MS
+// gives up its slot of k-rpc's 16 and no longer counts among a walk's closest nodes, so the walk asks the
+// next-closest node (libtorrent's "short timeout"); a late reply is still taken until the 2 s. Without it
+// a walk through a routing table full of vanished nodes stalls with all 16 slots waiting on dead nodes.
+// Queries in flight, the stalled ones included, stay below MAX_INFLIGHT. (patches/k-rpc)
+const KRPC_TIMEOUT_MS = 2000;
+export const SHORT_TIMEOUT_MS = 600;
+const MAX_INFLIGHT = 64;
 
 /** The parts of k-rpc / k-rpc-socket this file reaches into. */
 interface KrpcMessage {
@@ -110,6 +126,8 @@ interface DhtInternals {
 }
 interface RpcInternals {
   _nodesKey?: string;
+  /** queries holding a slot (patches/k-rpc: in flight minus those past the short timeout) */
+  active?: () => number;
   pending: unknown[];
   query(node: unknown, message: KrpcMessage, cb?: QueryCallback): void;
   nodes: { closest(target: Buffer, n?: number): { id: Buffer; host: string; port: number }[] };
@@ -136,7 +154,7 @@ export class DhtNode implements Searcher, AnnounceTarget {
   private readonly offered = new Set<string>();
   private dht: DHT | null = null;
   private rpc: ReturnType<typeof KRpc> | null = null;
-  private readonly peerListeners = new Map<string, Set<(peer: PeerAddress) => void>>();
+  private readonly peerListeners = new Map<string, Set<OnPeer>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private bootstrapPeers: HostPort[] = [];
   private activeSearches = 0;
@@ -161,11 +179,12 @@ export class DhtNode implements Searcher, AnnounceTarget {
 
   async start(): Promise<void> {
     await this.socket.bindTo(this.options.port, this.options.address);
-    const krpcSocket = KRpcSocket({ socket: this.socket, timeout: 2000 }) as KrpcSocketInternals;
+    const krpcSocket = KRpcSocket({ socket: this.socket, timeout: KRPC_TIMEOUT_MS }) as KrpcSocketInternals;
     // IPv4 keeps the library's own encodings; IPv6 hands it ours (the options exist through patches/).
     const codec = this.family === 6 ? libraryCodec(6) : undefined;
     const id = this.options.nodeId ? { id: this.options.nodeId } : {};
-    this.rpc = KRpc({ krpcSocket, bootstrap: [], idLength: ID_LENGTH, ...id, ...codec?.krpc });
+    this.rpc = KRpc({ krpcSocket, bootstrap: [], idLength: ID_LENGTH, shortTimeout: this.options.shortTimeoutMs ?? SHORT_TIMEOUT_MS, maxInflight: MAX_INFLIGHT, ...id, ...codec?.krpc });
+    if (typeof (this.rpc as unknown as RpcInternals).active !== 'function') this.log.warn('k-rpc is not patched (patches/, applied by `npm install`): no short timeout for queries to dead nodes');
     const dhtOptions = { krpc: this.rpc, bootstrap: false as const, verify: verifyBep44, ...codec?.dht };
     const dht = new DHT(dhtOptions);
     if (codec && !DhtNode.patched(this.rpc, dht)) {
@@ -180,7 +199,7 @@ export class DhtNode implements Searcher, AnnounceTarget {
     // ... and `_values` (an LRU of 1000 by count, no expiry) for the bounded item store.
     (dht as unknown as DhtInternals)._values = this.items;
     this.refreshEqualPuts(dht as unknown as DhtInternals);
-    dht.on('peer', (peer: { host: string; port: number }, infoHash: Buffer) => this.onPeer(peer, infoHash));
+    dht.on('peer', (peer: { host: string; port: number }, infoHash: Buffer, from: KrpcPeer | null) => this.onPeer(peer, infoHash, from));
     dht.on('warning', (err: Error) => this.log.debug(`warning: ${err.message}`));
     // A ping that reached our own address (LPD, import, a peer file listing us) answers with our id;
     // the library's addNode does not check it, so we do.
@@ -242,7 +261,8 @@ export class DhtNode implements Searcher, AnnounceTarget {
     const rpc = this.rpc as unknown as RpcInternals;
     const enqueue = rpc.query.bind(rpc);
     rpc.query = (node, message, cb) => {
-      const busy = message.q === 'ping' ? (krpcSocket as unknown as { inflight: number }).inflight + rpc.pending.length >= MAX_PING_SLOTS : rpc.pending.length >= MAX_QUEUED_QUERIES;
+      const holding = rpc.active ? rpc.active() : (krpcSocket as unknown as { inflight: number }).inflight;
+      const busy = message.q === 'ping' ? holding + rpc.pending.length >= MAX_PING_SLOTS : rpc.pending.length >= MAX_QUEUED_QUERIES;
       if (!busy) return enqueue(node, message, cb);
       this.droppedQueries++;
       // A refused ping of a node in the table (bucket upkeep) must not count as a failed one: bittorrent-dht
@@ -462,7 +482,7 @@ export class DhtNode implements Searcher, AnnounceTarget {
     });
   }
 
-  search(id: Buffer, onPeer: (peer: PeerAddress) => void, signal: AbortSignal): Promise<void> {
+  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<void> {
     const dht = this.requireDht();
     const key = id.toString('hex');
     let listeners = this.peerListeners.get(key);
@@ -573,12 +593,14 @@ export class DhtNode implements Searcher, AnnounceTarget {
     this.items.set(target.toString('hex'), { v: item.v, k: item.k, sig: item.sig, seq: item.seq, id: this.nodeId });
   }
 
-  private onPeer(peer: { host: string; port: number }, infoHash: Buffer): void {
+  private onPeer(peer: { host: string; port: number }, infoHash: Buffer, from: KrpcPeer | null): void {
     if (this.blocked.has(peer.host)) return;
     const listeners = this.peerListeners.get(infoHash.toString('hex'));
     if (!listeners) return;
     const address: PeerAddress = { address: peer.host, port: peer.port, family: familyOf(peer.host) ?? this.family };
-    for (const listener of listeners) listener(address);
+    // the replying node (k-rpc hands on the datagram's rinfo); none for the values of our own store
+    const responder = from ? from.address ?? from.host : undefined;
+    for (const listener of listeners) listener(address, responder);
   }
 
   private later(ms: number, fn: () => void): void {

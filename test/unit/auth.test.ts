@@ -70,12 +70,19 @@ test('the resolving side verifies an address only from its IP, with its challeng
   assert.equal(sent[0]!.address, '10.201.0.1');
   const sentChallenge = sent[0]!.packet.subarray(24);
   auth.handle(encodeReply(id, sentChallenge, owner.secretKey), rinfo('10.201.0.9'));
-  auth.handle(encodeReply(id, sentChallenge, other.secretKey), rinfo('10.201.0.1'));
-  auth.handle(encodeReply(id, Buffer.alloc(16), owner.secretKey), rinfo('10.201.0.1'));
   auth.handle(encodeReply(Buffer.alloc(20), sentChallenge, owner.secretKey), rinfo('10.201.0.1'));
-  assert.equal(auth.pendingCount(), 1, 'wrong IP, key, challenge or id do not verify');
+  assert.equal(auth.pendingCount(), 1, 'wrong IP or id do not verify (nor end the challenge)');
   auth.handle(encodeReply(id, sentChallenge, owner.secretKey), rinfo('10.201.0.1', 50000));
   assert.equal(await result, true);
+  // a wrong key or a wrong challenge from the challenged IP: refused, and the challenge ends
+  for (const [address, reply] of [
+    ['10.201.0.2', (c: Buffer) => encodeReply(id, c, other.secretKey)],
+    ['10.201.0.3', () => encodeReply(id, Buffer.alloc(16), owner.secretKey)],
+  ] as const) {
+    const pending = auth.verify(id, owner.publicKey, { address, port: 6881, family: 4 });
+    auth.handle(reply(sent.at(-1)!.packet.subarray(24)), rinfo(address));
+    assert.equal(await pending, false, address);
+  }
   assert.equal(auth.counters.rejected, 2);
 });
 
@@ -100,4 +107,47 @@ test('pending challenges and handled packets are bounded', async () => {
   auth.stop();
   assert.deepEqual(await Promise.all([a, b]), [false, false]);
   assert.ok(sent.length >= 2);
+});
+
+test('the budget is per source IP: a flood from one IP does not crowd out another IP', () => {
+  const { auth, sent, secrets } = pair({ maxPerSecond: 5 });
+  secrets.set(id.toString('hex'), owner.secretKey);
+  for (let i = 0; i < 200; i++) auth.handle(encodeChallenge(id, challenge), rinfo('10.201.0.66'));
+  assert.equal(sent.length, 5, 'the flooding IP gets its share only');
+  auth.handle(encodeChallenge(id, challenge), rinfo('10.201.0.2', 7000));
+  assert.equal(sent.length, 6, 'another IP is still answered in the same second');
+  assert.equal(sent[5]!.address, '10.201.0.2');
+});
+
+test('a genuine reply gets through while other IPs flood forged replies', async () => {
+  // a global budget of 100 a second used to drop it among the forged ones
+  const { auth, sent } = pair({ maxPerSecond: 2, maxTotalPerSecond: 10, maxSends: 10, firstRetryMs: 60_000, maxRetryMs: 60_000 });
+  const result = auth.verify(id, owner.publicKey, { address: '10.201.0.1', port: 6881, family: 4 });
+  const sentChallenge = sent[0]!.packet.subarray(24);
+  for (let ip = 1; ip <= 200; ip++) {
+    for (let i = 0; i < 5; i++) auth.handle(encodeReply(id, Buffer.alloc(16, i), other.secretKey), rinfo(`10.202.${ip >> 8}.${ip & 255}`));
+  }
+  assert.ok(auth.counters.dropped > 900, 'the flood is mostly dropped');
+  auth.handle(encodeReply(id, sentChallenge, owner.secretKey), rinfo('10.201.0.1'));
+  assert.equal(await result, true);
+});
+
+test('source IPs counted per second are bounded', () => {
+  const { auth } = pair({ maxSources: 3 });
+  for (let ip = 1; ip <= 10; ip++) auth.handle(Buffer.from('AUTHjunk'), rinfo(`10.203.0.${ip}`));
+  assert.equal(auth.counters.handled, 3);
+  assert.equal(auth.counters.dropped, 7);
+});
+
+test('an invalid reply ends the challenge: no more resends to that address', async () => {
+  const { auth, sent } = pair({ maxSends: 10, firstRetryMs: 20, maxRetryMs: 20 });
+  const result = auth.verify(id, owner.publicKey, { address: '10.201.0.8', port: 6881, family: 4 });
+  assert.equal(sent.length, 1);
+  const sentChallenge = sent[0]!.packet.subarray(24);
+  auth.handle(encodeReply(id, sentChallenge, other.secretKey), rinfo('10.201.0.8'));
+  assert.equal(await result, false, 'settled false at once');
+  assert.equal(auth.pendingCount(), 0);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(sent.length, 1, 'not challenged again');
+  assert.equal(auth.counters.rejected, 1);
 });

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Searcher } from '../../src/dht/node.js';
+import type { OnPeer, Searcher } from '../../src/dht/node.js';
 import { sha1 } from '../../src/identity/query.js';
 import { silentLogger } from '../../src/log.js';
-import { DEFAULT_RESOLVER_OPTIONS, Resolver } from '../../src/resolver.js';
+import { CANDIDATES_PER_RESPONDER, DEFAULT_RESOLVER_OPTIONS, Resolver } from '../../src/resolver.js';
 import type { PeerAddress } from '../../src/types.js';
 
 /** A scripted DHT: each search is controlled by the test. */
 class ScriptedSearcher implements Searcher {
-  calls: { id: string; emit: (p: PeerAddress) => void; finish: () => void; signal: AbortSignal }[] = [];
-  search(id: Buffer, onPeer: (p: PeerAddress) => void, signal: AbortSignal): Promise<void> {
+  calls: { id: string; emit: OnPeer; finish: () => void; signal: AbortSignal }[] = [];
+  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       this.calls.push({ id: id.toString('hex'), emit: onPeer, finish: resolve, signal });
       signal.addEventListener('abort', () => resolve());
@@ -210,5 +210,64 @@ test('a query for a family no DHT serves answers on the first address', async ()
   const r = await aaaa;
   assert.equal(r.status, 'found');
   assert.deepEqual(r.addresses, [peer(1)]);
+  dht.calls[0]!.finish();
+});
+
+/** A resolver for a keyed name whose verifier proves only `honest`, recording every address challenged. */
+async function keyedSetup(honest: string) {
+  const { KeyRing } = await import('../../src/identity/patterns.js');
+  const keys = new KeyRing();
+  keys.addPublicKey('node1.p2p:d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', '.p2p');
+  const challenged: string[] = [];
+  const verifier = {
+    verify: async (_id: Buffer, _pk: Buffer, peer: PeerAddress) => {
+      challenged.push(peer.address);
+      return peer.address === honest;
+    },
+  };
+  const dht = new ScriptedSearcher();
+  const resolver = new Resolver({ dht, own: noOwn, log: silentLogger, keys, verifier }, { ...DEFAULT_RESOLVER_OPTIONS, tld: '.p2p' });
+  return { dht, resolver, challenged };
+}
+const fake = (i: number): PeerAddress => ({ address: `10.210.${i >> 8}.${i & 255}`, port: 1024 + i, family: 4 });
+
+test('keyed names: one responder flooding fake addresses cannot crowd out the real one', async () => {
+  const honest = '10.201.0.2';
+  const { dht, resolver, challenged } = await keyedSetup(honest);
+  const pending = resolver.resolve('node1.p2p', { timeoutMs: 5000 });
+  // one malicious node answers with far more fakes than the 128 candidates a search takes
+  for (let i = 0; i < 1000; i++) dht.calls[0]!.emit(fake(i), '10.66.0.1');
+  assert.equal(challenged.length, CANDIDATES_PER_RESPONDER, 'one responder gets its share only');
+  dht.calls[0]!.emit({ address: honest, port: 6881, family: 4 }, '10.201.0.50');
+  const r = await pending;
+  assert.equal(r.status, 'found');
+  assert.deepEqual(r.addresses.map((a) => a.address), [honest]);
+  dht.calls[0]!.finish();
+});
+
+test('keyed names: with the candidates full of many responders\' fakes, an address two nodes report is still checked', async () => {
+  const honest = '10.201.0.2';
+  const { dht, resolver, challenged } = await keyedSetup(honest);
+  const pending = resolver.resolve('node1.p2p', { timeoutMs: 5000 });
+  const emit = dht.calls[0]!.emit;
+  let n = 0;
+  // 100 malicious nodes, 16 fakes each: the candidates fill up
+  for (let m = 0; m < 100; m++) for (let i = 0; i < 16; i++) emit(fake(n++), `10.66.1.${m}`);
+  const full = challenged.length;
+  assert.equal(full, DEFAULT_RESOLVER_OPTIONS.maxAddresses * 4, 'the soft bound');
+  // an honest node's reply: impostors first, the real address late (beyond its share) ...
+  for (let i = 0; i < 15; i++) emit(fake(5000 + i), '10.201.0.60');
+  emit({ address: honest, port: 6881, family: 4 }, '10.201.0.60');
+  assert.equal(challenged.length, full, 'once only: not taken yet');
+  // ... and a second honest node reports it too
+  emit({ address: honest, port: 6881, family: 4 }, '10.201.0.61');
+  assert.equal(challenged.at(-1), honest);
+  const r = await pending;
+  assert.deepEqual(r.addresses.map((a) => a.address), [honest]);
+  // fakes repeated by many malicious nodes fill the rest, but never beyond the hard bound
+  for (let m = 0; m < 100; m++) for (let i = 0; i < n; i += 3) emit(fake(i), `10.66.2.${m}`);
+  assert.ok(challenged.length <= DEFAULT_RESOLVER_OPTIONS.maxAddresses * 8, `${challenged.length} challenged`);
+  const running = resolver.runningSearches()[0]!;
+  assert.ok(running.candidates <= DEFAULT_RESOLVER_OPTIONS.maxAddresses * 8);
   dht.calls[0]!.finish();
 });
