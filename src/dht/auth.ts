@@ -60,8 +60,12 @@ export interface AuthOptions {
   maxTotalPerSecond: number;
   /** source IPs counted per second; packets from further IPs wait for the next second */
   maxSources: number;
-  /** addresses being challenged at once */
+  /**
+   * addresses being challenged at once; when full, the oldest challenge sent evictAfterSends times
+   * without an answer (a fake address where nobody listens, most likely) gives way to a new one
+   */
   maxPending: number;
+  evictAfterSends: number;
   /** sends per address, the first one included */
   maxSends: number;
   /** first resend delay, doubled up to maxRetryMs */
@@ -69,7 +73,7 @@ export interface AuthOptions {
   maxRetryMs: number;
 }
 
-export const DEFAULT_AUTH_OPTIONS: AuthOptions = { maxPerSecond: 20, maxTotalPerSecond: 1000, maxSources: 4096, maxPending: 1024, maxSends: 10, firstRetryMs: 250, maxRetryMs: 1000 };
+export const DEFAULT_AUTH_OPTIONS: AuthOptions = { maxPerSecond: 20, maxTotalPerSecond: 1000, maxSources: 4096, maxPending: 1024, evictAfterSends: 3, maxSends: 10, firstRetryMs: 250, maxRetryMs: 1000 };
 
 interface Pending {
   id: Buffer;
@@ -89,7 +93,7 @@ export class AuthModule {
   private windowCount = 0;
   /** packets per source IP in the current second (cleared every second, at most maxSources) */
   private readonly perSource = new Map<string, number>();
-  readonly counters = { handled: 0, dropped: 0, invalid: 0, answered: 0, verified: 0, rejected: 0 };
+  readonly counters = { handled: 0, dropped: 0, invalid: 0, answered: 0, verified: 0, rejected: 0, evicted: 0 };
 
   private readonly options: AuthOptions;
 
@@ -103,7 +107,7 @@ export class AuthModule {
     const key = `${id.toString('hex')}|${peer.address}`;
     const running = this.pending.get(key);
     if (running) return running.result;
-    if (this.pending.size >= this.options.maxPending) return Promise.resolve(false);
+    if (this.pending.size >= this.options.maxPending && !this.evictSilent()) return Promise.resolve(false);
     let settle!: (ok: boolean) => void;
     const result = new Promise<boolean>((resolve) => (settle = resolve));
     const entry: Pending = { id, publicKey, address: peer.address, port: peer.port, challenge: randomBytes(CHALLENGE_LENGTH), sends: 0, timer: null, result, settle };
@@ -128,6 +132,22 @@ export class AuthModule {
     this.deps.send(encodeChallenge(entry.id, entry.challenge), entry.port, entry.address);
     const delay = Math.min(this.options.firstRetryMs * 2 ** (entry.sends - 1), this.options.maxRetryMs);
     entry.timer = setTimeout(() => this.sendChallenge(entry), delay);
+  }
+
+  /**
+   * Ends the oldest challenge that went unanswered evictAfterSends times. Fake addresses of a keyed name
+   * would otherwise hold the pending slots for all their sends (about 9 s) and refuse the real address
+   * found by the next search.
+   */
+  private evictSilent(): boolean {
+    for (const entry of this.pending.values()) {
+      if (entry.sends < this.options.evictAfterSends) continue;
+      this.counters.evicted++;
+      this.deps.log.debug(`No reply from ${entry.address}:${entry.port} after ${entry.sends} challenges: gives way to a new one`);
+      entry.settle(false);
+      return true;
+    }
+    return false;
   }
 
   /** Every datagram of the DHT socket that starts with "AUTH". */

@@ -151,3 +151,22 @@ test('an invalid reply ends the challenge: no more resends to that address', asy
   assert.equal(sent.length, 1, 'not challenged again');
   assert.equal(auth.counters.rejected, 1);
 });
+
+test('with every pending slot taken, a challenge unanswered several times gives way to a new address', async () => {
+  const { auth, sent } = pair({ maxPending: 2, maxSends: 10, evictAfterSends: 3, firstRetryMs: 5, maxRetryMs: 10_000 });
+  const silent = auth.verify(id, owner.publicKey, { address: '10.201.1.1', port: 1, family: 4 });
+  const young = auth.verify(id, owner.publicKey, { address: '10.201.1.2', port: 1, family: 4 });
+  // both just sent once: nothing gives way yet
+  assert.equal(await auth.verify(id, owner.publicKey, { address: '10.201.1.3', port: 1, family: 4 }), false);
+  await new Promise((r) => setTimeout(r, 60));
+  const real = auth.verify(id, owner.publicKey, { address: '10.201.1.4', port: 1, family: 4 });
+  assert.equal(await silent, false, 'the oldest silent one ended');
+  assert.equal(auth.pendingCount(), 2);
+  const toReal = sent.filter((s) => s.address === '10.201.1.4');
+  assert.equal(toReal.length, 1);
+  auth.handle(encodeReply(id, toReal[0]!.packet.subarray(24), owner.secretKey), rinfo('10.201.1.4'));
+  assert.equal(await real, true);
+  assert.equal(auth.counters.evicted, 1);
+  auth.stop();
+  await young;
+});
