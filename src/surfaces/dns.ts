@@ -5,7 +5,10 @@
 // Unlike KadNode 1.x (KADNODE-1.x §5) it always answers (NXDOMAIN, SERVFAIL, REFUSED, FORMERR), binds
 // loopback unless told otherwise (a public address plus an upstream is an open resolver: warned at start),
 // compares the TLD case-insensitively and fails start() when a socket cannot be bound.
+// In front of it all (after the per-source rate limit) sits a packet cache (dns-packet-cache.ts): a
+// repeated query for a name the resolver answered is served as a copy of the earlier answer's bytes.
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net from 'node:net';
 import { getSystemErrorMap } from 'node:util';
 import { hasTld } from '../identity/query.js';
@@ -13,7 +16,8 @@ import type { Logger } from '../log.js';
 import { pkarrName } from '../pkarr/names.js';
 import type { NameResolver, PeerAddress, Resolution } from '../types.js';
 import { DnsForwarder, type Upstream } from './dns-forwarder.js';
-import { buildResponse, FrameReader, maxUdpSize, parseQuery, TCP_MAX_SIZE, tcpFrame, truncatedAnswer, type DnsQuery, type Rcode } from './dns-message.js';
+import { answerFor, DEFAULT_PACKET_CACHE_ENTRIES, DnsPacketCache } from './dns-packet-cache.js';
+import { buildResponse, FrameReader, maxUdpSize, NEGATIVE_TTL, parseQuery, TCP_MAX_SIZE, tcpFrame, truncatedAnswer, type DnsQuery, type Rcode } from './dns-message.js';
 import { DEFAULT_DNS_RATE_LIMIT, SourceRateLimiter, type RateLimitOptions } from './rate-limit.js';
 
 export { FrameReader } from './dns-message.js';
@@ -39,6 +43,24 @@ export interface DnsServerOptions {
    * tracked); null: no limit. Over it, UDP queries are dropped and TCP queries get REFUSED.
    */
   rateLimit?: RateLimitOptions | null;
+  /**
+   * Whole answers kept by query bytes (dns-packet-cache.ts), entries at most (default 4096); 0: none.
+   * Used only with a resolver that counts its changes (ChangeCounter).
+   */
+  packetCacheSize?: number;
+}
+
+/**
+ * A resolver that says when its answers may have changed: generation() returns a new number whenever
+ * an answer it gave could now be different (addresses found, dropped or expired). The DNS surface keeps
+ * whole answers only for such a resolver (src/resolver.ts is one), and never longer than a second.
+ */
+export interface ChangeCounter {
+  generation(): number;
+}
+
+function changeCounter(resolver: NameResolver): ChangeCounter | null {
+  return typeof (resolver as Partial<ChangeCounter>).generation === 'function' ? (resolver as NameResolver & ChangeCounter) : null;
 }
 
 export interface DnsServerDeps {
@@ -81,6 +103,9 @@ export class DnsServer {
   private readonly connections = new Set<net.Socket>();
   private pending = 0;
   private readonly limiter: SourceRateLimiter | null;
+  private readonly changes: ChangeCounter | null;
+  /** null without a ChangeCounter or with packetCacheSize 0 */
+  readonly packets: DnsPacketCache | null;
   private rateWarnedAt = -Infinity;
   private started = false;
   private stopping: Promise<void> | null = null;
@@ -91,6 +116,9 @@ export class DnsServer {
     this.options = deps.options;
     const rateLimit = deps.options.rateLimit === undefined ? DEFAULT_DNS_RATE_LIMIT : deps.options.rateLimit;
     this.limiter = rateLimit ? new SourceRateLimiter(rateLimit) : null;
+    this.changes = changeCounter(deps.resolver);
+    const cacheSize = deps.options.packetCacheSize ?? DEFAULT_PACKET_CACHE_ENTRIES;
+    this.packets = this.changes && cacheSize > 0 ? new DnsPacketCache({ maxEntries: cacheSize }) : null;
     const upstream = deps.options.upstream;
     this.forwarder = upstream
       ? new DnsForwarder({ log: this.log, options: { upstream, timeoutMs: deps.options.timeoutMs, maxInFlight: deps.options.maxForwarded } })
@@ -157,7 +185,7 @@ export class DnsServer {
 
   private bindUdp(address: string, port: number): Promise<dgram.Socket> {
     const v6 = net.isIPv6(address);
-    const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
+    const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, lookup: literalLookup });
     return new Promise((resolve, reject) => {
       const failed = (err: Error) => {
         try { socket.close(); } catch { /* never bound */ }
@@ -200,18 +228,34 @@ export class DnsServer {
   }
 
   private onUdp(socket: dgram.Socket, msg: Buffer, peer: dgram.RemoteInfo): void {
-    const from = hostPort(peer.address, peer.port);
     // Over the limit, UDP is dropped: an answer (even REFUSED) to a spoofed source address would make us
     // a reflector, and a real client simply retries once its bucket has refilled.
     if (!this.withinRate(peer.address)) return;
-    this.respond(msg, from, null)
+    let key: string | null = null;
+    let generation = 0;
+    if (this.packets !== null) {
+      key = DnsPacketCache.key(msg, 'udp');
+      generation = this.changes!.generation();
+      const hit = key === null ? null : this.packets.get(key, generation);
+      if (hit !== null) {
+        this.sendUdp(socket, answerFor(msg, hit), peer);
+        return;
+      }
+    }
+    this.resolveAndBuild(msg, hostPort(peer.address, peer.port), null, key, generation, undefined)
       .then((response) => {
-        if (!response || this.stopping) return;
-        socket.send(response, peer.port, peer.address, (err) => {
-          if (err) this.log.debug(`Cannot answer ${from}: ${oneLine(err)}`);
-        });
+        if (response && !this.stopping) this.sendUdp(socket, response, peer);
       })
-      .catch((err) => this.log.warn(`UDP query from ${from}: ${oneLine(err)}`));
+      .catch((err) => this.log.warn(`UDP query from ${hostPort(peer.address, peer.port)}: ${oneLine(err)}`));
+  }
+
+  /**
+   * No callback: with one, dgram schedules a process.nextTick per answer to call it, measurably slower
+   * at full load. A failed send (the client's port gone, a full socket buffer) goes unnoticed, as a lost
+   * datagram would; the client retries. The address is always a literal: see literalLookup.
+   */
+  private sendUdp(socket: dgram.Socket, response: Buffer, peer: dgram.RemoteInfo): void {
+    socket.send(response, peer.port, peer.address);
   }
 
   private onTcp(socket: net.Socket): void {
@@ -272,8 +316,39 @@ export class DnsServer {
     return this.respond(msg, `${source} (https)`, { waiting: 0, source });
   }
 
-  /** The answer to one DNS message, or null to stay silent. Never rejects. */
-  private async respond(msg: Buffer, from: string, conn: TcpConnection | null): Promise<Buffer | null> {
+  /**
+   * The answer to one DNS message, or null to stay silent. Never rejects. A UDP message has passed the
+   * rate limit already (onUdp); a TCP or DoH message (conn) takes its token here.
+   */
+  private respond(msg: Buffer, from: string, conn: TcpConnection | null): Promise<Buffer | null> {
+    if (this.packets === null) return this.resolveAndBuild(msg, from, conn, null, 0, undefined);
+    const key = DnsPacketCache.key(msg, conn ? 'tcp' : 'udp');
+    // Read before asking the resolver: an answer built while it changes is stored as already stale.
+    const generation = this.changes!.generation();
+    if (key !== null) {
+      const hit = this.packets.get(key, generation);
+      if (hit !== null) {
+        // A hit is a query that parsed and answered fine before (same bytes but the ID): over the
+        // limit it gets REFUSED from the whole path, as without the cache.
+        if (conn && !this.withinRate(conn.source)) return this.resolveAndBuild(msg, from, conn, null, generation, true);
+        return Promise.resolve(answerFor(msg, hit));
+      }
+    }
+    return this.resolveAndBuild(msg, from, conn, key, generation, undefined);
+  }
+
+  /** Keeps an answer in the packet cache; the rcodes and results worth keeping are the caller's choice. */
+  private keep(key: string | null, answer: Buffer, generation: number, ttl: number): Buffer {
+    if (key !== null) this.packets!.set(key, answer, generation, ttl);
+    return answer;
+  }
+
+  /**
+   * The whole path: parse, ask the resolver (or the upstream), build the answer; with a key, answers
+   * that depend only on the resolver's state are kept in the packet cache. `limited`: the rate limit was
+   * checked already with this outcome.
+   */
+  private async resolveAndBuild(msg: Buffer, from: string, conn: TcpConnection | null, key: string | null, generation: number, limited: boolean | undefined): Promise<Buffer | null> {
     const parsed = parseQuery(msg);
     // Malformed packets are cheap to send in floods: debug, not warn.
     if (parsed.kind === 'drop') {
@@ -294,7 +369,7 @@ export class DnsServer {
       buildResponse(query, rcode, { maxSize, addresses, ttl, zone, records });
     try {
       // A TCP source cannot be spoofed: over the limit it gets REFUSED rather than silence.
-      if (conn && !this.withinRate(conn.source)) return reply('REFUSED');
+      if (conn && (limited ?? !this.withinRate(conn.source))) return reply('REFUSED');
       // Not our zone: the upstream's business in proxy mode, else not ours at all.
       if (!pkarr && !hasTld(name, this.options.tld)) {
         return this.forwarder ? await this.forward(msg, query, conn, maxSize, from) : reply('REFUSED');
@@ -307,14 +382,20 @@ export class DnsServer {
       }
       const result = await this.resolve(name, type, conn);
       switch (result.status) {
-        case 'found':
-          return reply('NOERROR', result.addresses, result.ttl, result.records);
+        case 'found': {
+          const answer = reply('NOERROR', result.addresses, result.ttl, result.records);
+          // Only answers with records (not NODATA: an AAAA asked before the first IPv6 address arrives),
+          // and not for public-key names (signed packets change without the resolver's generation).
+          return pkarr || answerCount(answer) === 0 ? answer : this.keep(key, answer, generation, result.ttl);
+        }
+        // A search that found nothing is not kept: the next query searches again, as without the cache.
         case 'notfound':
           return reply('NXDOMAIN');
         // An invalid name (too long, empty) cannot exist, now or later: NXDOMAIN, so clients do not
-        // retry it on another server as they would after SERVFAIL.
+        // retry it on another server as they would after SERVFAIL. Safe to keep: for a name under the TLD it
+        // depends on the name alone.
         case 'invalid':
-          return reply('NXDOMAIN');
+          return pkarr ? reply('NXDOMAIN') : this.keep(key, reply('NXDOMAIN'), generation, NEGATIVE_TTL);
         // Nothing known about the name yet: do not let anyone cache a negative answer.
         case 'timeout':
         case 'busy':
@@ -405,6 +486,22 @@ function hostPort(address: string, port: number): string {
 
 function isLoopback(address: string): boolean {
   return address.startsWith('127.') || address === '::1' || address.toLowerCase().startsWith('::ffff:127.');
+}
+
+/** ANCOUNT of an encoded message */
+function answerCount(msg: Buffer): number {
+  return msg.length >= 12 ? msg.readUInt16BE(6) : 0;
+}
+
+/**
+ * dgram's address lookup for answers: the peer's address is always a literal, which dns.lookup would
+ * hand back one process.nextTick later; this hands it back at once, so the answer goes out within the
+ * 'message' callback.
+ */
+function literalLookup(hostname: string, options: dns.LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = net.isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dns.lookup(hostname, options, callback);
 }
 
 function oneLine(err: unknown): string {
