@@ -10,6 +10,8 @@ import KRpcSocket from 'k-rpc-socket';
 import type { Logger } from '../log.js';
 import type { PeerAddress } from '../types.js';
 import { createHash } from 'node:crypto';
+import { BlockList } from 'node:net';
+import { randomBytes } from '../identity/keys.js';
 import { canonicalHost, decodePeer, decodePeers, encodeNodes, encodePeer, familyOf, libraryCodec, NODES_KEY, parseNodes, REPLY_NODES, WANT, type Family } from './compact.js';
 import { ExternalAddress } from './external-address.js';
 import { DEFAULT_ITEM_LIMITS, ItemStore, verifyBep44, type ItemStoreOptions, type MutableItem } from './item-store.js';
@@ -99,6 +101,28 @@ const RECONNECT_PER_ROUND = 8;
 const KRPC_TIMEOUT_MS = 2000;
 export const SHORT_TIMEOUT_MS = 600;
 const MAX_INFLIGHT = 64;
+/** values in one get_peers reply that also carries the K closest nodes: it must fit one datagram (1232 bytes with IPv6) */
+const REPLY_VALUES: Record<Family, number> = { 4: 50, 6: 32 };
+
+// Networks where several DHT nodes may share one address (hosts of a LAN or a test network, containers
+// behind one NAT that reach each other directly). Elsewhere one address (IPv6: one /64) is one node in
+// our routing table, as libtorrent's restrict_routing_ips: otherwise one host could fill the buckets
+// near an id with made-up ids and cut it off from the honest nodes.
+const SHARED_ADDRESSES = new BlockList();
+for (const [net, bits] of [['127.0.0.0', 8], ['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['169.254.0.0', 16], ['100.64.0.0', 10]] as const) SHARED_ADDRESSES.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) SHARED_ADDRESSES.addSubnet(net, bits, 'ipv6');
+
+/** The routing-table slot an address takes (the address; an IPv6 address's /64), or null where nodes may share one. */
+export function routingSlot(host: string): string | null {
+  const family = familyOf(host);
+  if (family === null) return null;
+  const canonical = canonicalHost(host);
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(canonical);
+  if (mapped) return routingSlot(mapped[1]!);
+  if (SHARED_ADDRESSES.check(canonical, family === 4 ? 'ipv4' : 'ipv6')) return null;
+  if (family === 4) return canonical;
+  return encodePeer(canonical, 0).subarray(0, 8).toString('hex');
+}
 
 /** The parts of k-rpc / k-rpc-socket this file reaches into. */
 interface KrpcMessage {
@@ -122,6 +146,8 @@ interface DhtInternals {
   _tables: { get(key: string): unknown };
   _onput(query: KrpcMessage, peer: KrpcPeer): void;
   _validateToken(host: string, token: Uint8Array): boolean;
+  _generateToken(host: string): Buffer;
+  _ongetpeers(query: KrpcMessage, peer: KrpcPeer): void;
   _rpc: { response(peer: KrpcPeer, query: KrpcMessage, response: Record<string, unknown>): void };
 }
 interface RpcInternals {
@@ -130,8 +156,22 @@ interface RpcInternals {
   active?: () => number;
   pending: unknown[];
   query(node: unknown, message: KrpcMessage, cb?: QueryCallback): void;
-  nodes: { closest(target: Buffer, n?: number): { id: Buffer; host: string; port: number }[] };
+  nodes: RoutingTable;
   response(node: unknown, query: KrpcMessage, response: Record<string, unknown>, nodes?: unknown, cb?: unknown): void;
+}
+
+/** k-bucket, the routing table */
+interface RoutingContact {
+  id: Buffer;
+  host: string;
+  port: number;
+}
+interface RoutingTable {
+  closest(target: Buffer, n?: number): RoutingContact[];
+  add(contact: RoutingContact): RoutingTable;
+  get(id: Buffer): RoutingContact | null;
+  on(event: 'added' | 'removed', listener: (c: RoutingContact) => void): void;
+  on(event: 'updated', listener: (old: RoutingContact, current: RoutingContact) => void): void;
 }
 
 /** The `want` of a query (BEP 32), or null when it has none. */
@@ -141,8 +181,10 @@ function wantOf(query: KrpcMessage): Set<string> | null {
   return new Set(want.filter((w): w is Uint8Array => w instanceof Uint8Array).map((w) => Buffer.from(w).toString('latin1')));
 }
 
-// Re-run the self-lookup while the network forms, so early nodes learn of later ones.
-const POPULATE_AFTER_MS = [2_000, 10_000, 30_000];
+// Walk again while the network forms, so early nodes learn of later ones. Replies carry only the 8 nodes
+// closest to the target, so a walk to our own id meets our neighbours; walks to a random id in the far
+// half of the id space and to a random id fill the buckets further away (Kademlia's bucket refresh).
+const POPULATE_AFTER_MS: Array<[number, 'self' | 'far' | 'random']> = [[1_000, 'far'], [2_000, 'self'], [4_000, 'random'], [10_000, 'far'], [30_000, 'self']];
 const BOOTSTRAP_RETRY_MAX_MS = 60_000;
 
 export class DhtNode implements Searcher, AnnounceTarget {
@@ -161,6 +203,8 @@ export class DhtNode implements Searcher, AnnounceTarget {
   private readonly blocked = new Set<string>();
   /** queries refused because k-rpc's queue was full */
   droppedQueries = 0;
+  /** nodes kept out of the routing table because another node holds their address (routingSlot) */
+  refusedSameAddress = 0;
   private populating = false;
   /** `host|port` → nodes that left the routing table, oldest first (bounded by MAX_LOST) */
   private readonly lost = new Map<string, HostPort>();
@@ -199,6 +243,7 @@ export class DhtNode implements Searcher, AnnounceTarget {
     // ... and `_values` (an LRU of 1000 by count, no expiry) for the bounded item store.
     (dht as unknown as DhtInternals)._values = this.items;
     this.refreshEqualPuts(dht as unknown as DhtInternals);
+    this.answerGetPeersWithNodes(dht as unknown as DhtInternals);
     dht.on('peer', (peer: { host: string; port: number }, infoHash: Buffer, from: KrpcPeer | null) => this.onPeer(peer, infoHash, from));
     dht.on('warning', (err: Error) => this.log.debug(`warning: ${err.message}`));
     // A ping that reached our own address (LPD, import, a peer file listing us) answers with our id;
@@ -209,7 +254,13 @@ export class DhtNode implements Searcher, AnnounceTarget {
     dht.on('error', (err: Error) => this.log.warn(`error: ${err.message}`));
     dht.setMaxListeners(0);
     this.dht = dht;
-    const table = (this.rpc as unknown as { nodes: { on(event: 'added' | 'removed', l: (c: { id?: Buffer; host: string; port: number }) => void): void } }).nodes;
+    const table = (this.rpc as unknown as RpcInternals).nodes;
+    // k-bucket hands a caller without a count the whole table, and bittorrent-dht answers find_node,
+    // get_peers and get with that: a reply of every node we know (kilobytes, fragmented or dropped on
+    // the way). BEP 5 replies carry the K = 8 closest.
+    const closest = table.closest.bind(table);
+    table.closest = (target, n = REPLY_NODES) => closest(target, n);
+    this.restrictRoutingAddresses(table);
     table.on('removed', (c) => this.rememberLost(c));
     table.on('added', (c) => this.lost.delete(`${c.host}|${c.port}`));
     this.scheduleReconnect();
@@ -217,6 +268,52 @@ export class DhtNode implements Searcher, AnnounceTarget {
     this.socket.emit('listening');
     const bound = this.socket.address();
     this.log.info(`Bind to ${this.family === 6 ? `[${bound.address}]` : bound.address}:${bound.port}`);
+  }
+
+  /** One node per routingSlot in the routing table: a new id from a taken slot is not added. */
+  private restrictRoutingAddresses(table: RoutingTable): void {
+    const taken = new Map<string, number>();
+    const count = (c: RoutingContact, delta: number) => {
+      const slot = routingSlot(c.host);
+      if (slot === null) return;
+      const n = (taken.get(slot) ?? 0) + delta;
+      if (n > 0) taken.set(slot, n);
+      else taken.delete(slot);
+    };
+    table.on('added', (c) => count(c, 1));
+    table.on('removed', (c) => count(c, -1));
+    table.on('updated', (old, current) => {
+      count(old, -1);
+      count(current, 1);
+    });
+    const add = table.add.bind(table);
+    table.add = (contact) => {
+      const slot = routingSlot(contact.host);
+      if (slot !== null && taken.has(slot) && !table.get(contact.id)) {
+        this.refusedSameAddress++;
+        return table;
+      }
+      return add(contact);
+    };
+  }
+
+  /**
+   * get_peers: the values we hold and the K closest nodes too (bittorrent-dht sends nodes only when it has
+   * no values). KadNode 1.x and libtorrent send both; without nodes a walk stops at the first node that
+   * stores the id, short of the closest ones, and a few nodes with fake values can end it there.
+   */
+  private answerGetPeersWithNodes(dht: DhtInternals): void {
+    const ongetpeers = dht._ongetpeers.bind(dht);
+    dht._ongetpeers = (query, peer) => {
+      const infoHash = query.a?.info_hash;
+      const host = peer.address ?? peer.host;
+      if (!(infoHash instanceof Uint8Array) || !host) return ongetpeers(query, peer);
+      (dht as unknown as DHT).emit('get_peers', infoHash);
+      const values = this.store.get(Buffer.from(infoHash).toString('hex'), REPLY_VALUES[this.family]);
+      const r: Record<string, unknown> = { id: this.nodeId, token: dht._generateToken(host) };
+      if (values.length) r.values = values;
+      (this.rpc as unknown as RpcInternals).response(peer, query, r, (this.rpc as unknown as RpcInternals).nodes.closest(Buffer.from(infoHash), REPLY_NODES));
+    };
   }
 
   /**
@@ -419,7 +516,7 @@ export class DhtNode implements Searcher, AnnounceTarget {
     if (!this.rpc) return;
     this.rpc.bootstrap = peers;
     this.populate();
-    for (const delay of POPULATE_AFTER_MS) this.later(delay, () => this.populate());
+    for (const [delay, toward] of POPULATE_AFTER_MS) this.later(delay, () => this.populate(toward));
     this.retryWhileEmpty(1_000);
   }
 
@@ -469,13 +566,19 @@ export class DhtNode implements Searcher, AnnounceTarget {
     });
   }
 
-  private populate(): void {
+  private populate(toward: 'self' | 'far' | 'random' = 'self'): void {
     const rpc = this.rpc;
     // One at a time: k-rpc runs it in the background, behind every other query, so under steady load
     // it may wait long, and each one waiting keeps a listener on the socket.
     if (!rpc || this.dht?.destroyed || this.populating) return;
     this.populating = true;
-    rpc.populate(rpc.id, { q: 'find_node', a: { id: rpc.id, target: rpc.id } }, (err) => {
+    let target: Buffer = rpc.id;
+    if (toward !== 'self') {
+      target = randomBytes(ID_LENGTH);
+      // the far half: the first bit differs from ours
+      if (toward === 'far') target[0] = (rpc.id[0]! & 0x80) ^ 0x80 | (target[0]! & 0x7f);
+    }
+    rpc.populate(target, { q: 'find_node', a: { id: rpc.id, target } }, (err) => {
       this.populating = false;
       if (err) this.log.debug(`bootstrap: ${err.message}`);
       else this.log.debug(`bootstrap: ${this.nodeCount()} nodes known`);

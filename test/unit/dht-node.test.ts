@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DhtNode } from '../../src/dht/node.js';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import bencode from 'bencode';
+import { encodePeer } from '../../src/dht/compact.js';
+import { DhtNode, routingSlot } from '../../src/dht/node.js';
+import type { PeerAddress } from '../../src/types.js';
 import { silentLogger } from '../../src/log.js';
 
 const storage = { maxAgeMs: 60_000, maxTotal: 100, maxPerId: 10 };
@@ -44,11 +50,6 @@ test('blocked addresses are dropped from the routing table and never heard again
 });
 
 // ---- short timeout (patches/k-rpc): queries to dead nodes give up their slot after a short while
-
-import dgram from 'node:dgram';
-import bencode from 'bencode';
-import { encodePeer } from '../../src/dht/compact.js';
-import type { PeerAddress } from '../../src/types.js';
 
 /** UDP sockets that swallow every datagram: nodes that vanished without a word. */
 async function silentSockets(n: number): Promise<dgram.Socket[]> {
@@ -138,4 +139,74 @@ test('short timeout: a late reply (after the short timeout, before the full one)
   const found: PeerAddress[] = [];
   await querier.search(target, (p) => found.push(p), AbortSignal.timeout(10_000));
   assert.deepEqual(found.map((p) => `${p.address}:${p.port}`), ['10.4.5.6:5656']);
+});
+
+// ---------------------------------------------------------------- replies: K nodes, values with nodes
+
+/** One raw KRPC query to `port` on loopback; the decoded reply's `r`. */
+async function rawQuery(port: number, q: string, a: Record<string, unknown>): Promise<Record<string, Uint8Array | Uint8Array[]>> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+  try {
+    const reply = once(socket, 'message');
+    socket.send(bencode.encode({ t: Buffer.from('t1'), y: 'q', q, a: { id: randomBytes(20), ...a } }), port, '127.0.0.1');
+    const [msg] = (await Promise.race([reply, new Promise((_, reject) => setTimeout(() => reject(new Error(`no reply to ${q}`)), 3000))])) as [Buffer];
+    return (bencode.decode(msg) as { r: Record<string, Uint8Array | Uint8Array[]> }).r;
+  } finally {
+    socket.close();
+  }
+}
+
+/** Contacts straight into the routing table (no packet is sent: they never answer anything here). */
+function addContacts(node: DhtNode, hosts: string[]): void {
+  const dht = (node as unknown as { dht: { addNode(n: { id: Buffer; host: string; port: number }): void } }).dht;
+  hosts.forEach((host, i) => dht.addNode({ id: randomBytes(20), host, port: 10_000 + i }));
+}
+
+test('find_node, get_peers and get replies carry the K = 8 closest nodes, not the whole routing table', async (t) => {
+  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage, maxSearches: 8 });
+  await node.start();
+  t.after(() => node.stop());
+  addContacts(node, Array.from({ length: 400 }, (_, i) => `10.201.${1 + (i >> 8)}.${i & 255}`));
+  assert.ok(node.nodeCount() > 40, `table of ${node.nodeCount()}`);
+  for (const [q, a] of [['find_node', { target: randomBytes(20) }], ['get_peers', { info_hash: randomBytes(20) }], ['get', { target: randomBytes(20) }]] as const) {
+    const r = await rawQuery(node.boundPort(), q, a);
+    assert.equal((r.nodes as Uint8Array).length, 8 * 26, q);
+  }
+});
+
+test('get_peers for an id we hold values for: the values and the K closest nodes', async (t) => {
+  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage, maxSearches: 8 });
+  await node.start();
+  t.after(() => node.stop());
+  addContacts(node, Array.from({ length: 30 }, (_, i) => `10.201.1.${i + 1}`));
+  const id = randomBytes(20);
+  node.store.add(id.toString('hex'), encodePeer('10.201.0.7', 4000));
+  const r = await rawQuery(node.boundPort(), 'get_peers', { info_hash: id });
+  assert.deepEqual((r.values as Uint8Array[]).map((v) => Buffer.from(v).toString('hex')), [encodePeer('10.201.0.7', 4000).toString('hex')]);
+  assert.equal((r.nodes as Uint8Array).length, 8 * 26);
+  assert.ok(r.token instanceof Uint8Array && r.token.length > 0);
+});
+
+test('routing table: one node per public address (IPv6: per /64); LAN, loopback and test-network addresses may share', async (t) => {
+  assert.equal(routingSlot('192.0.2.1'), '192.0.2.1');
+  assert.equal(routingSlot('::ffff:192.0.2.1'), '192.0.2.1');
+  assert.equal(routingSlot('2001:db8:1:2::1'), routingSlot('2001:db8:1:2:ffff::9'));
+  assert.notEqual(routingSlot('2001:db8:1:2::1'), routingSlot('2001:db8:1:3::1'));
+  for (const shared of ['127.0.0.1', '10.201.0.1', '172.16.5.5', '192.168.1.1', '169.254.1.1', '100.64.0.1', '::1', 'fd20::1', 'fe80::1']) assert.equal(routingSlot(shared), null, shared);
+  // bound to loopback, so nothing could reach 192.0.2.x even if it were pinged
+  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage, maxSearches: 8 });
+  await node.start();
+  t.after(() => node.stop());
+  addContacts(node, Array.from({ length: 20 }, () => '192.0.2.1'));
+  addContacts(node, Array.from({ length: 20 }, () => '10.201.0.5'));
+  const hosts = node.routingNodes().map((n) => n.address);
+  assert.equal(hosts.filter((h) => h === '192.0.2.1').length, 1, 'one node of the public address');
+  assert.ok(hosts.filter((h) => h === '10.201.0.5').length > 1, 'several nodes behind one LAN address');
+  assert.equal(node.refusedSameAddress, 19);
+  // when that one leaves, the address's slot is free again
+  const dht = (node as unknown as { dht: { removeNode(id: Buffer): void } }).dht;
+  dht.removeNode(Buffer.from(node.routingNodes().find((n) => n.address === '192.0.2.1')!.id, 'hex'));
+  addContacts(node, ['192.0.2.1']);
+  assert.equal(node.routingNodes().filter((n) => n.address === '192.0.2.1').length, 1);
 });
