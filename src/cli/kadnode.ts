@@ -1,16 +1,16 @@
-// Command line of the daemon: options (src/cli/args.ts, + --config file) → Config → Daemon, and the process
+// Command line of the daemon: yargs definitions (+ --config file) → Config → Daemon, and the process
 // duties around it (--daemon, --pidfile, --user; see src/process.ts). Nothing else lives here.
 //
 // Every failure before the daemon runs is one line on stderr (`kadnode: ...`) and exit code 1, with
 // nothing left started: no socket, no pid file, no detached child.
 import { setFlagsFromString } from 'node:v8';
-import { parseArgs, UsageError } from './args.js';
+import yargs from 'yargs';
 import { buildConfig, ConfigError, type Config } from '../config.js';
 import { mergeOptions, readConfigFile } from '../config-file.js';
 import { Daemon } from '../daemon.js';
 import { encodeZ32Key, generateKeyPair } from '../identity/keys.js';
 import { createLogger, createSyslogSink, type Logger } from '../log.js';
-import type { RawOptions } from '../options.js';
+import { OPTION_BY_NAME, OPTIONS, type RawOptions } from '../options.js';
 import {
   checkPidFile,
   checkUserSwitch,
@@ -27,9 +27,51 @@ import {
 } from '../process.js';
 import { VERSION_LINE } from '../version.js';
 
+/** An error the operator caused: printed as one line, exit code 1. */
+class UsageError extends Error {}
+
+function parseArgs(argv: string[]): RawOptions {
+  // yargs reads `--daemon=yes` as false without a word; a value given to a flag is an error.
+  for (const arg of argv) {
+    if (arg === '--') break;
+    const m = /^--([^=]+)=(.*)$/s.exec(arg);
+    if (m && OPTION_BY_NAME.get(m[1]!)?.value === false) throw new UsageError(`No value expected for --${m[1]}: '${m[2]}'`);
+  }
+  let parser = yargs(argv)
+    .scriptName('kadnode')
+    .usage('Usage: kadnode [options]\n\nA P2P DNS resolver on the BitTorrent Mainline DHT: answers <name>.p2p from the DHT.')
+    .parserConfiguration({ 'camel-case-expansion': false, 'duplicate-arguments-array': true, 'strip-aliased': true, 'boolean-negation': false });
+  for (const spec of OPTIONS) {
+    parser = parser.option(spec.name, spec.value ? { type: 'string', array: spec.repeatable ?? false, requiresArg: true, describe: spec.describe } : { type: 'boolean', describe: spec.describe });
+  }
+  const parsed = parser
+    .version('version', 'Print the version and exit', VERSION_LINE)
+    .alias('version', 'v')
+    .help('help', 'Print this help and exit')
+    .alias('help', 'h')
+    .strict()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(true)
+    .fail((message) => {
+      throw new UsageError(message?.split('\n')[0] || 'invalid arguments');
+    })
+    .parseSync();
+
+  const positional = parsed._;
+  if (positional.length > 0) throw new UsageError(`Unknown argument: '${String(positional[0])}'`);
+  const raw: RawOptions = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    const spec = OPTION_BY_NAME.get(key);
+    if (!spec || value === undefined) continue;
+    if (!spec.repeatable && Array.isArray(value)) throw new UsageError(`Option was already set: --${key}`);
+    raw[key] = value as string | string[] | boolean;
+  }
+  return raw;
+}
+
 /** Command line, then the --config file on top (same options, same checks). */
-async function loadOptions(argv: string[]): Promise<RawOptions> {
-  const commandLine = await parseArgs(argv);
+function loadOptions(argv: string[]): RawOptions {
+  const commandLine = parseArgs(argv);
   const file = commandLine.config;
   return typeof file === 'string' ? mergeOptions(commandLine, readConfigFile(file)) : commandLine;
 }
@@ -150,7 +192,7 @@ async function main(): Promise<void> {
   const detached = isDaemonChild();
   let config: Config;
   try {
-    const raw = await loadOptions(process.argv.slice(2));
+    const raw = loadOptions(process.argv.slice(2));
     if (raw['auth-gen-keys'] === true) return printNewKeys();
     config = buildConfig(raw);
   } catch (err) {
