@@ -193,9 +193,8 @@ export const resilienceBench: Benchmark = {
             `${level}% malicious, key-name success below 95%: the ${failedFirst.length} failed first queries answered ${Object.entries(rc).map(([k, v]) => `${k} ${v}`).join(', ')} ` +
               '(SERVFAIL: no address verified by the 3 s DNS deadline; never a wrong address). ' +
               (diagnosis ? `Asked again after the batch (at most 10): ${Object.entries(diagnosis.summary).map(([k, v]) => `${v}: ${k}`).join('; ')}. ` : '') +
-              (authSummary ? `The busiest daemon received ${Math.round(authSummary.maxRepliesPerSecondAvg)} AUTH replies a second on average over the lookups (it handles 100 a second and drops the rest, the real announcer's replies and challenges included). ` : '') +
-              'Two limits meet here: forged AUTH replies from malicious candidates use up the 100-per-second AUTH budget of the querier (and of the announcer, which is a querier too), so the real ' +
-              'challenge or reply is often dropped and verification waits for a resend; and fake values fill the 128 candidates a keyed search takes, so a real address that arrives late is not challenged at all.',
+              (authSummary ? `The busiest daemon received ${Math.round(authSummary.maxRepliesPerSecondAvg)} AUTH replies a second on average over the lookups (replies to its own challenges are always handled, other AUTH packets 20 a second per source). ` : '') +
+              'Limits that meet here: a search takes at most 8 candidates from one responding node and 128 in all (beyond that only addresses two nodes reported), and 1024 challenges at once.',
           );
         }
         ctx.record.data[`level${level}`] = {
