@@ -16,10 +16,10 @@ export const TCP_MAX_SIZE = 65535;
 /** Negative answers may be cached this long (SOA minimum and SOA TTL). */
 export const NEGATIVE_TTL = 5;
 
-const HEADER_SIZE = 12;
-const QR = 0x8000;
+export const HEADER_SIZE = 12;
+export const QR = 0x8000;
 const RD = 0x0100;
-const OPCODE_MASK = 0x7800;
+export const OPCODE_MASK = 0x7800;
 const MAX_NAME_OCTETS = 255;
 const MAX_TTL = 0x7fffffff; // RFC 2181 §8
 const MAX_RECORDS = 16;

@@ -20,19 +20,17 @@
 // Bounded by entry count (FIFO: with a 1 s lifetime every entry is short-lived anyway, and an LRU move
 // on each hit would cost a Map delete and insert), by key length and by answer size.
 
+import dnsPacket from 'dns-packet';
+import { EDNS_UDP_SIZE, HEADER_SIZE, OPCODE_MASK, QR } from './dns-message.js';
+
 export type Transport = 'udp' | 'tcp';
 
 export const DEFAULT_PACKET_CACHE_ENTRIES = 4096;
 export const MAX_LIFETIME_MS = 1000;
 /** header (12) + a question with the longest name (255 + 4) + an OPT with a few options: longer queries are not cached */
 export const MAX_KEY_BYTES = 320;
-/** the EDNS UDP size we answer with (dns-message.ts EDNS_UDP_SIZE): larger answers are not cached */
-export const MAX_ANSWER_BYTES = 1232;
-
-const HEADER_SIZE = 12;
-const QR = 0x8000;
-const OPCODE_MASK = 0x7800;
-const TC = 0x0200;
+/** the EDNS UDP size we answer with: larger answers are not cached */
+export const MAX_ANSWER_BYTES = EDNS_UDP_SIZE;
 
 interface Entry {
   answer: Buffer;
@@ -90,7 +88,7 @@ export class DnsPacketCache {
    */
   set(key: string, answer: Buffer, generation: number, ttl: number): void {
     if (!(ttl > 0) || answer.length < HEADER_SIZE || answer.length > MAX_ANSWER_BYTES) return;
-    if (answer.readUInt16BE(2) & TC) return;
+    if (answer.readUInt16BE(2) & dnsPacket.TRUNCATED_RESPONSE) return;
     const lifetime = Math.min(MAX_LIFETIME_MS, ttl * 1000);
     this.entries.delete(key);
     while (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
