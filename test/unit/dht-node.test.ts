@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -11,15 +11,17 @@ import { silentLogger } from '../../src/log.js';
 
 const storage = { maxAgeMs: 60_000, maxTotal: 100, maxPerId: 10 };
 
-test('a ping to our own address does not put us into our routing table', async (t) => {
+/** A DHT node on loopback, stopped after the test. */
+async function startedNode(t: TestContext): Promise<DhtNode> {
   const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage, maxSearches: 8 });
-  const other = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage, maxSearches: 8 });
   await node.start();
-  await other.start();
-  t.after(async () => {
-    await node.stop();
-    await other.stop();
-  });
+  t.after(() => node.stop());
+  return node;
+}
+
+test('a ping to our own address does not put us into our routing table', async (t) => {
+  const node = await startedNode(t);
+  const other = await startedNode(t);
   node.ping({ host: '127.0.0.1', port: node.boundPort() });
   node.ping({ host: '127.0.0.1', port: other.boundPort() });
   for (let i = 0; i < 40 && node.nodeCount() === 0; i++) await new Promise((r) => setTimeout(r, 50));
@@ -29,14 +31,8 @@ test('a ping to our own address does not put us into our routing table', async (
 });
 
 test('blocked addresses are dropped from the routing table and never heard again', async (t) => {
-  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage, maxSearches: 8 });
-  const other = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage, maxSearches: 8 });
-  await node.start();
-  await other.start();
-  t.after(async () => {
-    await node.stop();
-    await other.stop();
-  });
+  const node = await startedNode(t);
+  const other = await startedNode(t);
   node.ping({ host: '127.0.0.1', port: other.boundPort() });
   for (let i = 0; i < 40 && node.nodeCount() === 0; i++) await new Promise((r) => setTimeout(r, 50));
   assert.equal(node.nodeCount(), 1);
@@ -164,9 +160,7 @@ function addContacts(node: DhtNode, hosts: string[]): void {
 }
 
 test('find_node, get_peers and get replies carry the K = 8 closest nodes, not the whole routing table', async (t) => {
-  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage, maxSearches: 8 });
-  await node.start();
-  t.after(() => node.stop());
+  const node = await startedNode(t);
   addContacts(node, Array.from({ length: 400 }, (_, i) => `10.201.${1 + (i >> 8)}.${i & 255}`));
   assert.ok(node.nodeCount() > 40, `table of ${node.nodeCount()}`);
   for (const [q, a] of [['find_node', { target: randomBytes(20) }], ['get_peers', { info_hash: randomBytes(20) }], ['get', { target: randomBytes(20) }]] as const) {
@@ -176,9 +170,7 @@ test('find_node, get_peers and get replies carry the K = 8 closest nodes, not th
 });
 
 test('get_peers for an id we hold values for: the values and the K closest nodes', async (t) => {
-  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage, maxSearches: 8 });
-  await node.start();
-  t.after(() => node.stop());
+  const node = await startedNode(t);
   addContacts(node, Array.from({ length: 30 }, (_, i) => `10.201.1.${i + 1}`));
   const id = randomBytes(20);
   node.store.add(id.toString('hex'), encodePeer('10.201.0.7', 4000));
@@ -195,9 +187,7 @@ test('routing table: one node per public address (IPv6: per /64); LAN, loopback 
   assert.notEqual(routingSlot('2001:db8:1:2::1'), routingSlot('2001:db8:1:3::1'));
   for (const shared of ['127.0.0.1', '10.201.0.1', '172.16.5.5', '192.168.1.1', '169.254.1.1', '100.64.0.1', '::1', 'fd20::1', 'fe80::1']) assert.equal(routingSlot(shared), null, shared);
   // bound to loopback, so nothing could reach 192.0.2.x even if it were pinged
-  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage, maxSearches: 8 });
-  await node.start();
-  t.after(() => node.stop());
+  const node = await startedNode(t);
   addContacts(node, Array.from({ length: 20 }, () => '192.0.2.1'));
   addContacts(node, Array.from({ length: 20 }, () => '10.201.0.5'));
   const hosts = node.routingNodes().map((n) => n.address);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { once } from 'node:events';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket } from 'dns-packet';
 import { Announcer, MAX_VALUES } from '../../src/dht/announcer.js';
@@ -22,6 +22,7 @@ import { WebSurface } from '../../src/surfaces/web.js';
 import type { NameResolver, Resolution } from '../../src/types.js';
 import sodium from 'sodium-native';
 import { parsePeerLines } from '../../src/net/peerfile.js';
+import { FrameReader, tcpFrame } from '../../src/surfaces/dns-message.js';
 import { DEFAULT_PKARR_OPTIONS, PkarrHook, type ItemSource } from '../../src/pkarr/hook.js';
 import { checkItem, encodeDnsPacket, signPacket } from '../../src/pkarr/packet.js';
 
@@ -281,8 +282,9 @@ test('DHT: pings never take more than half of the query slots, so a search is no
   assert.ok(performance.now() - t0 < 1000, `the search took ${Math.round(performance.now() - t0)} ms`);
 });
 
-test('DHT: a node that left the routing table (a link was down) is pinged again and comes back', { timeout: 20_000 }, async (t) => {
-  const options = { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1, reconnectMs: 200 };
+/** Two DHT nodes on loopback, b in a's routing table (a pinged it); both stopped after the test. */
+async function twoLinkedNodes(t: TestContext, extra: { reconnectMs?: number }) {
+  const options = { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1, ...extra };
   const a = new DhtNode(silentLogger, options);
   const b = new DhtNode(silentLogger, options);
   await a.start();
@@ -294,6 +296,11 @@ test('DHT: a node that left the routing table (a link was down) is pinged again 
   const peerOfA = () => a.routingNodes().find((n) => n.port === b.boundPort());
   a.ping({ host: '127.0.0.1', port: b.boundPort() });
   for (let i = 0; i < 50 && !peerOfA(); i++) await sleep(20);
+  return { a, peerOfA };
+}
+
+test('DHT: a node that left the routing table (a link was down) is pinged again and comes back', { timeout: 20_000 }, async (t) => {
+  const { a, peerOfA } = await twoLinkedNodes(t, { reconnectMs: 200 });
   const id = peerOfA()?.id;
   assert.ok(id, 'b joined a');
   // what k-rpc does when a query to it times out
@@ -357,18 +364,7 @@ test('key files: a directory, a FIFO or a huge file is refused at once with a ke
 });
 
 test('DHT: a ping refused for want of slots does not make bucket upkeep drop a live node', { timeout: 20_000 }, async (t) => {
-  const options = { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1 };
-  const a = new DhtNode(silentLogger, options);
-  const b = new DhtNode(silentLogger, options);
-  await a.start();
-  await b.start();
-  t.after(async () => {
-    await a.stop();
-    await b.stop();
-  });
-  const peerOfA = () => a.routingNodes().find((n) => n.port === b.boundPort());
-  a.ping({ host: '127.0.0.1', port: b.boundPort() });
-  for (let i = 0; i < 50 && !peerOfA(); i++) await sleep(20);
+  const { a, peerOfA } = await twoLinkedNodes(t, {});
   assert.ok(peerOfA(), 'b joined a');
   // every ping slot taken by pings that will time out, then the library checks its table
   for (let i = 0; i < 20; i++) a.ping({ host: '127.0.0.1', port: 9 });
@@ -393,21 +389,15 @@ test('DHT: at most 256 queries wait in the queue; the rest fail at once', { time
 
 // ---------------------------------------------------------------- DNS over TCP: one connection's share
 
-/** Frames (2-byte length prefix) read from a TCP stream, decoded. */
+/** The DNS messages read from a TCP stream, decoded. */
 function tcpAnswers(socket: net.Socket): DecodedPacket[] {
   const answers: DecodedPacket[] = [];
-  let buffered = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => {
-    buffered = Buffer.concat([buffered, chunk]);
-    while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
-      answers.push(dnsPacket.decode(buffered.subarray(2, 2 + buffered.readUInt16BE(0))));
-      buffered = buffered.subarray(2 + buffered.readUInt16BE(0));
-    }
-  });
+  const frames = new FrameReader();
+  socket.on('data', (chunk: Buffer) => frames.push(chunk, (frame) => answers.push(dnsPacket.decode(frame))));
   return answers;
 }
 const rcodeOf = (a: DecodedPacket) => (a as DecodedPacket & { rcode?: string }).rcode;
-const tcpFrames = (messages: Buffer[]) => Buffer.concat(messages.flatMap((m) => [Buffer.from([m.length >> 8, m.length & 0xff]), m]));
+const tcpFrames = (messages: Buffer[]) => Buffer.concat(messages.map(tcpFrame));
 
 test('DNS over TCP: 32 queries wait per connection; the 33rd and later get SERVFAIL at once', async (t) => {
   const slow: NameResolver = { resolve: () => new Promise((r) => setTimeout(() => r(FOUND), 600)) };
