@@ -16,7 +16,7 @@ import type { Logger } from '../log.js';
 import { pkarrName } from '../pkarr/names.js';
 import type { NameResolver, PeerAddress, Resolution } from '../types.js';
 import { DnsForwarder, type Upstream } from './dns-forwarder.js';
-import { answerFor, DEFAULT_PACKET_CACHE_ENTRIES, DnsPacketCache } from './dns-packet-cache.js';
+import { answerFor, DEFAULT_PACKET_CACHE_ENTRIES, DnsPacketCache, type Transport } from './dns-packet-cache.js';
 import { buildResponse, FrameReader, maxUdpSize, NEGATIVE_TTL, parseQuery, TCP_MAX_SIZE, tcpFrame, truncatedAnswer, type DnsQuery, type Rcode } from './dns-message.js';
 import { DEFAULT_DNS_RATE_LIMIT, SourceRateLimiter, type RateLimitOptions } from './rate-limit.js';
 
@@ -231,17 +231,9 @@ export class DnsServer {
     // Over the limit, UDP is dropped: an answer (even REFUSED) to a spoofed source address would make us
     // a reflector, and a real client simply retries once its bucket has refilled.
     if (!this.withinRate(peer.address)) return;
-    let key: string | null = null;
-    let generation = 0;
-    if (this.packets !== null) {
-      key = DnsPacketCache.key(msg, 'udp');
-      generation = this.changes!.generation();
-      const hit = key === null ? null : this.packets.get(key, generation);
-      if (hit !== null) {
-        this.sendUdp(socket, answerFor(msg, hit), peer);
-        return;
-      }
-    }
+    // A hit is sent at once, without a promise in between: this is the path that takes the load.
+    const { hit, key, generation } = this.cached(msg, 'udp');
+    if (hit !== null) return this.sendUdp(socket, hit, peer);
     this.resolveAndBuild(msg, hostPort(peer.address, peer.port), null, key, generation, undefined)
       .then((response) => {
         if (response && !this.stopping) this.sendUdp(socket, response, peer);
@@ -321,20 +313,25 @@ export class DnsServer {
    * rate limit already (onUdp); a TCP or DoH message (conn) takes its token here.
    */
   private respond(msg: Buffer, from: string, conn: TcpConnection | null): Promise<Buffer | null> {
-    if (this.packets === null) return this.resolveAndBuild(msg, from, conn, null, 0, undefined);
-    const key = DnsPacketCache.key(msg, conn ? 'tcp' : 'udp');
-    // Read before asking the resolver: an answer built while it changes is stored as already stale.
+    const { hit, key, generation } = this.cached(msg, conn ? 'tcp' : 'udp');
+    if (hit === null) return this.resolveAndBuild(msg, from, conn, key, generation, undefined);
+    // A hit is a query that parsed and answered fine before (same bytes but the ID): over the limit it
+    // gets REFUSED from the whole path, as without the cache.
+    if (conn && !this.withinRate(conn.source)) return this.resolveAndBuild(msg, from, conn, null, generation, true);
+    return Promise.resolve(hit);
+  }
+
+  /**
+   * The packet cache's answer to `msg` (with its ID), or null and what to keep the built answer under:
+   * its key (null: not cachable, or no cache) and the resolver's generation, read before the resolver is
+   * asked so that an answer built while it changes is stored as already stale.
+   */
+  private cached(msg: Buffer, transport: Transport): { hit: Buffer | null; key: string | null; generation: number } {
+    if (this.packets === null) return { hit: null, key: null, generation: 0 };
+    const key = DnsPacketCache.key(msg, transport);
     const generation = this.changes!.generation();
-    if (key !== null) {
-      const hit = this.packets.get(key, generation);
-      if (hit !== null) {
-        // A hit is a query that parsed and answered fine before (same bytes but the ID): over the
-        // limit it gets REFUSED from the whole path, as without the cache.
-        if (conn && !this.withinRate(conn.source)) return this.resolveAndBuild(msg, from, conn, null, generation, true);
-        return Promise.resolve(answerFor(msg, hit));
-      }
-    }
-    return this.resolveAndBuild(msg, from, conn, key, generation, undefined);
+    const stored = key === null ? null : this.packets.get(key, generation);
+    return { hit: stored === null ? null : answerFor(msg, stored), key, generation };
   }
 
   /** Keeps an answer in the packet cache; the rcodes and results worth keeping are the caller's choice. */
