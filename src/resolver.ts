@@ -88,14 +88,44 @@ interface Responder {
   reported: number;
 }
 
+/** Which addresses found for a keyed name are challenged (the rules above). */
+class KeyedCandidates {
+  /** responder IP → candidates taken from its replies, addresses remembered */
+  private readonly responders = new Map<string, Responder>();
+  /** address → the responder that reported it first, for addresses not taken */
+  private readonly reported = new Map<string, string>();
+
+  constructor(private readonly taken: Set<string>, private readonly soft: number) {}
+
+  /** True: take `seen` (`address|port`), reported by the node at `from`, as a candidate now. */
+  admit(seen: string, from: string): boolean {
+    if (this.taken.has(seen)) return false;
+    let responder = this.responders.get(from);
+    if (!responder && this.responders.size < this.soft * MAX_RESPONDERS_PER_CANDIDATE) this.responders.set(from, (responder = { taken: 0, reported: 0 }));
+    const first = this.reported.get(seen);
+    const fair = responder !== undefined && responder.taken < CANDIDATES_PER_RESPONDER && this.taken.size < this.soft;
+    const corroborated = first !== undefined && first !== from && this.taken.size < 2 * this.soft;
+    if (!fair && !corroborated) {
+      if (first === undefined && responder && responder.reported < REPORTED_PER_RESPONDER) this.remember(seen, from, responder);
+      return false;
+    }
+    this.reported.delete(seen);
+    this.taken.add(seen);
+    if (responder) responder.taken++;
+    return true;
+  }
+
+  private remember(seen: string, from: string, responder: Responder): void {
+    responder.reported++;
+    this.reported.set(seen, from);
+    if (this.reported.size > this.soft * MAX_REPORTED_PER_CANDIDATE) this.reported.delete(this.reported.keys().next().value as string);
+  }
+}
+
 interface Search {
   startedAt: number;
   addresses: PeerAddress[];
   candidates: Set<string>;
-  /** responder IP → candidates taken from its replies, addresses remembered (keyed names) */
-  responders: Map<string, Responder>;
-  /** candidate → the responder that reported it first, for those not taken (keyed names) */
-  reported: Map<string, string>;
   waiters: Set<Waiter>;
   controller: AbortController;
 }
@@ -252,7 +282,7 @@ export class Resolver implements NameResolver {
     const running = this.searches.get(key);
     if (running) return running;
     if (this.stopped || this.searches.size >= this.options.maxSearches) return undefined;
-    const search: Search = { startedAt: this.now(), addresses: [], candidates: new Set(), responders: new Map(), reported: new Map(), waiters: new Set(), controller: new AbortController() };
+    const search: Search = { startedAt: this.now(), addresses: [], candidates: new Set(), waiters: new Set(), controller: new AbortController() };
     this.searches.set(key, search);
     const accept = (peer: PeerAddress) => {
       if (search.addresses.length >= this.options.maxAddresses) return;
@@ -269,30 +299,15 @@ export class Resolver implements NameResolver {
       search.controller.abort();
     }, this.options.maxSearchMs ?? DEFAULT_RESOLVER_OPTIONS.maxSearchMs);
     deadline.unref();
-    const soft = this.options.maxAddresses * CANDIDATES_PER_ADDRESS;
+    const keyed = publicKey ? new KeyedCandidates(search.candidates, this.options.maxAddresses * CANDIDATES_PER_ADDRESS) : null;
     const onPeer: OnPeer = (peer, from = SELF) => {
       const seen = `${peer.address}|${peer.port}`;
-      if (search.candidates.has(seen)) return;
-      if (!publicKey) {
-        if (search.candidates.size >= this.options.maxAddresses) return;
+      if (!keyed || !publicKey) {
+        if (search.candidates.has(seen) || search.candidates.size >= this.options.maxAddresses) return;
         search.candidates.add(seen);
         return accept(peer);
       }
-      let responder = search.responders.get(from);
-      if (!responder && search.responders.size < soft * MAX_RESPONDERS_PER_CANDIDATE) search.responders.set(from, (responder = { taken: 0, reported: 0 }));
-      const first = search.reported.get(seen);
-      const fair = responder !== undefined && responder.taken < CANDIDATES_PER_RESPONDER && search.candidates.size < soft;
-      const corroborated = first !== undefined && first !== from && search.candidates.size < 2 * soft;
-      if (!fair && !corroborated) {
-        if (first !== undefined || !responder || responder.reported >= REPORTED_PER_RESPONDER) return;
-        responder.reported++;
-        search.reported.set(seen, from);
-        if (search.reported.size > soft * MAX_REPORTED_PER_CANDIDATE) search.reported.delete(search.reported.keys().next().value as string);
-        return;
-      }
-      search.reported.delete(seen);
-      search.candidates.add(seen);
-      if (responder) responder.taken++;
+      if (!keyed.admit(seen, from)) return;
       // Unverified addresses of a keyed name never reach an answer.
       if (verifier) checks.push(verifier.verify(ident.id, publicKey, peer).then((ok) => (ok ? accept(peer) : undefined)));
     };
