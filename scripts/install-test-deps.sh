@@ -19,6 +19,8 @@
 # systemd-resolved is never installed (its postinst turns /etc/resolv.conf into a symlink to a stub
 # file that only a running systemd-resolved writes): test/e2e/netns-system unpacks the binary with
 # scripts/fetch-systemd-resolved.sh instead.
+# prometheus is never installed either (it would start the server as a service): test/e2e/metrics unpacks
+# only its promtool with scripts/fetch-promtool.sh.
 set -u
 
 DEPS='
@@ -35,6 +37,7 @@ valgrind:valgrind:the NSS module test (test/e2e/nss-lib) runs without memory che
 patch:patch:the package tests (test/e2e/package-deb, package-npm) fail their patch checks
 lintian:lintian:the Debian package test (test/e2e/package-deb) skips lintian
 systemd-analyze:systemd:the unit test (test/e2e/packaging-systemd) skips systemd-analyze
+chromium:chromium:the browser tests (test/e2e/web-browser) skip
 '
 if [ $# -gt 0 ]; then
   DEPS=$(grep -v '^#' "$1") || { echo "install-test-deps: cannot read the list '$1'" >&2; exit 1; }

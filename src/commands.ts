@@ -86,6 +86,12 @@ export function formatAddress(a: { address: string; port: number }): string {
   return a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
 
+/** A resolved address; one proven only by KadNode 1.x's AUTH or 2.x's bob exchange says so (it can be relayed). */
+export function formatResult(a: PeerAddress): string {
+  if (a.auth === 'bob') return `${formatAddress(a)} (KadNode 2.x proof, relayable)`;
+  return a.auth === '1.x' ? `${formatAddress(a)} (KadNode 1.x proof, relayable)` : formatAddress(a);
+}
+
 const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
 
 /** `9 (9 good)` for the IPv4 DHT alone, else per family: `9 (9 good) IPv4, 4 (4 good) IPv6`. */
@@ -151,7 +157,7 @@ export class CommandTable {
       case 'found':
         // A public-key name answered from its signed packet: the records, one a line, as dig prints them.
         if (result.records) return ok(result.records.length ? result.records.map(formatRecord).join('\n') : 'No records of this name.');
-        return ok(result.addresses.map(formatAddress).join('\n'));
+        return ok(result.addresses.map(formatResult).join('\n'));
       case 'notfound':
         return fail('notfound', 'Not found.');
       case 'timeout':
@@ -218,7 +224,7 @@ export class CommandTable {
       case 'forwardings':
         return lists.forwardings();
       case 'results':
-        return lists.results().map((r) => `${r.id} ${r.addresses.map(formatAddress).join(' ')} (${seconds(r.ageMs)} old)`);
+        return lists.results().map((r) => `${r.id} ${r.addresses.map(formatResult).join(' ')} (${seconds(r.ageMs)} old)`);
       case 'searches':
         return lists.searches().map((s) => `${s.id} ${s.addresses.length} addresses, ${s.candidates} candidates, running ${seconds(s.ageMs)}`);
       case 'storage':

@@ -10,9 +10,9 @@
 // Every line is checked as the command line is: known option, value or no value, one value, not a
 // command-line-only option (--config, --auth-gen-keys), not given twice unless repeatable, and its value
 // through the same validators (buildConfig). Every error names the file and the line.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { buildConfig, ConfigError } from './config.js';
 import { OPTION_BY_NAME, type RawOptions } from './options.js';
+import { readRegularFileSync } from './util/read-file.js';
 
 /** A config file larger than this is refused (a typo like --config /var/log/syslog should not hang us). */
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
@@ -78,7 +78,7 @@ export function splitConfigLine(line: string): string[] {
  */
 function validateValue(name: string, value: string | true): void {
   const spec = OPTION_BY_NAME.get(name)!;
-  buildConfig({ [name]: value === true ? true : spec.repeatable ? [value] : value });
+  buildConfig({ [name]: value === true ? true : spec.repeatable ? [value] : value }, true);
 }
 
 const asList = (v: string | string[] | boolean): string[] => (Array.isArray(v) ? v : [String(v)]);
@@ -146,33 +146,14 @@ export function readConfigFile(path: string): ConfigFile {
   const fail = (reason: string): never => {
     throw new ConfigFileError(path, undefined, reason);
   };
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    return fail(`Cannot open the configuration file: ${describeFsError(err)}`);
+  // Only a regular file: /dev/zero would be read to the bound, a FIFO (also --config <(...)) could block.
+  const read = readRegularFileSync(path, MAX_CONFIG_FILE_BYTES);
+  if (!read.ok) {
+    if (read.problem === 'not-regular') return fail(`A file expected, this is ${read.kind}`);
+    if (read.problem === 'too-large') return fail(`Configuration file too large (more than ${MAX_CONFIG_FILE_BYTES} bytes)`);
+    return fail(`Cannot open the configuration file: ${describeFsError(read.error)}`);
   }
-  let bytes: Buffer;
-  try {
-    if (fstatSync(fd).isDirectory()) fail('A file expected, this is a directory');
-    // Read in chunks up to the bound (also works for pipes like --config <(...), whose size is unknown).
-    const buf = Buffer.alloc(MAX_CONFIG_FILE_BYTES + 1);
-    let size = 0;
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, size, buf.length - size, null);
-      } catch (err) {
-        return fail(`Cannot read the configuration file: ${describeFsError(err)}`);
-      }
-      if (n === 0) break;
-      size += n;
-      if (size > MAX_CONFIG_FILE_BYTES) fail(`Configuration file too large (more than ${MAX_CONFIG_FILE_BYTES} bytes)`);
-    }
-    bytes = buf.subarray(0, size);
-  } finally {
-    closeSync(fd);
-  }
+  const bytes = read.bytes;
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);

@@ -6,11 +6,13 @@ import type { Verbosity } from './log.js';
 import type { HostPort } from './dht/node.js';
 import { encodeZ32Key, KeyError, parseHexKey, publicKeyOf, readSecretKeyText, SECRET_KEY_BYTES } from './identity/keys.js';
 import { KeyRing } from './identity/patterns.js';
-import { AddressError, parseHostPort } from './net/peerfile.js';
+import { BobKeyError, readBobKeyFile, type BobKey } from './identity/bob.js';
+import { AddressError, parseHostPort, peerFileProblem } from './net/peerfile.js';
 import type { RawOptions } from './options.js';
 import { encodeDnsPacket, MAX_PACKET_BYTES } from './pkarr/packet.js';
 import { readZoneFile, zoneAnswers, ZoneError, type ZoneRecord } from './pkarr/zone.js';
 import { PACKAGE_ROOT } from './version.js';
+import { parseWebHost } from './surfaces/web-origin.js';
 
 export class ConfigError extends Error {}
 
@@ -30,6 +32,10 @@ export interface Config {
   queryTld: string;
   /** --auth-add-skey / --auth-add-pkey */
   keys: KeyRing;
+  /** --auth-refuse-1x: key-name addresses count only when proven by the address-bound exchange */
+  authRefuse1x: boolean;
+  /** --bob-load-key: KadNode 2.x P-256 keys whose names we announce and prove */
+  bobKeys: BobKey[];
   dnsPort: number;
   dnsAddresses: string[];
   cmdPort: number;
@@ -37,6 +43,8 @@ export interface Config {
   cmdDisableStdin: boolean;
   webPort: number;
   webAddresses: string[];
+  /** --web-host: more names the web port answers to (canonical form, see surfaces/web-origin.ts) */
+  webHosts: string[];
   /** libnss_kadnode's port (surfaces/nss.ts), UDP on loopback; 0 disables */
   nssPort: number;
   nssAddresses: string[];
@@ -121,6 +129,12 @@ function parseAddress(option: string, value: string): string {
   return value;
 }
 
+function parseWebHostOption(value: string): string {
+  const host = parseWebHost(value);
+  if (host === null) throw new ConfigError(`Invalid --web-host: '${value.slice(0, 100)}' (a host name or an IP address expected)`);
+  return host;
+}
+
 function normalizeTld(value: string): string {
   if (!/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(value)) throw new ConfigError(`Invalid --query-tld: '${value}'`);
   return (value.startsWith('.') ? value : '.' + value).toLowerCase();
@@ -161,6 +175,13 @@ function parseDnsServer(value: string): HostPort {
   }
 }
 
+/** A peer file need not exist yet (it is written on exit), but must not be a device, a FIFO or a directory. */
+function parsePeerfile(path: string | undefined): string | undefined {
+  const problem = path === undefined ? null : peerFileProblem(path);
+  if (problem) throw new ConfigError(`Invalid --peerfile: ${problem}`);
+  return path;
+}
+
 function parseVerbosity(value: string): Verbosity {
   if (value === 'quiet' || value === 'verbose' || value === 'debug') return value;
   throw new ConfigError(`Invalid --verbosity: '${value}' (quiet, verbose or debug expected)`);
@@ -178,7 +199,12 @@ function buildKeyRing(raw: RawOptions, tld: string): KeyRing {
   return keys;
 }
 
-export function buildConfig(raw: RawOptions): Config {
+/**
+ * The configuration of a whole set of options (command line and --config file merged), or with
+ * `oneOption` the check of a single option's value (a --config line): rules between options, such as
+ * --pkarr-key with --pkarr-zone, are then left to the whole set.
+ */
+export function buildConfig(raw: RawOptions, oneOption = false): Config {
   const queryTld = str(raw, 'query-tld') !== undefined ? normalizeTld(str(raw, 'query-tld')!) : DEFAULTS.queryTld;
   const peers = (list(raw, 'peer') ?? []).map((peer) => {
     try {
@@ -193,10 +219,12 @@ export function buildConfig(raw: RawOptions): Config {
     dhtAddress: str(raw, 'dht-addr') !== undefined ? parseAddress('dht-addr', str(raw, 'dht-addr')!) : DEFAULTS.dhtAddress,
     peers,
     // The bundled public bootstrap list, unless the operator named their own peers.
-    peerfile: str(raw, 'peerfile') ?? (peers.length === 0 ? DEFAULT_PEERFILE : null),
+    peerfile: parsePeerfile(str(raw, 'peerfile')) ?? (peers.length === 0 ? DEFAULT_PEERFILE : null),
     valueIds: (list(raw, 'value-id') ?? []).map(parseValueId),
     queryTld,
     keys: buildKeyRing(raw, queryTld),
+    authRefuse1x: flag(raw, 'auth-refuse-1x'),
+    bobKeys: (list(raw, 'bob-load-key') ?? []).map(parseBobKeyFile),
     dnsPort: str(raw, 'dns-port') !== undefined ? parsePort('dns-port', str(raw, 'dns-port')!, true) : DEFAULTS.dnsPort,
     dnsAddresses: (list(raw, 'dns-addr') ?? defaultLoopback()).map((a) => parseAddress('dns-addr', a)),
     cmdPort: str(raw, 'cmd-port') !== undefined ? parsePort('cmd-port', str(raw, 'cmd-port')!, true) : DEFAULTS.cmdPort,
@@ -204,6 +232,7 @@ export function buildConfig(raw: RawOptions): Config {
     cmdDisableStdin: flag(raw, 'cmd-disable-stdin'),
     webPort: str(raw, 'web-port') !== undefined ? parsePort('web-port', str(raw, 'web-port')!, true) : DEFAULTS.webPort,
     webAddresses: (list(raw, 'web-addr') ?? defaultLoopback()).map((a) => parseAddress('web-addr', a)),
+    webHosts: (list(raw, 'web-host') ?? []).map(parseWebHostOption),
     nssPort: str(raw, 'nss-port') !== undefined ? parsePort('nss-port', str(raw, 'nss-port')!, true) : DEFAULTS.nssPort,
     nssAddresses: defaultLoopback(),
     daemon: flag(raw, 'daemon'),
@@ -218,28 +247,33 @@ export function buildConfig(raw: RawOptions): Config {
     dnsServer: str(raw, 'dns-server') !== undefined ? parseDnsServer(str(raw, 'dns-server')!) : null,
     dnsTimeoutMs: DEFAULTS.dnsTimeoutMs,
     lookupTimeoutMs: DEFAULTS.lookupTimeoutMs,
-    pkarr: parsePkarr(raw),
+    pkarr: parsePkarr(raw, oneOption),
   };
+}
+
+function parseBobKeyFile(path: string): BobKey {
+  try {
+    return readBobKeyFile(path);
+  } catch (err) {
+    if (err instanceof BobKeyError) throw new ConfigError(`Invalid --bob-load-key: ${err.message}`);
+    throw err;
+  }
 }
 
 /**
  * --pkarr-key and --pkarr-zone (both or neither). The zone is read and checked now, so a bad line or a
  * packet over 1000 bytes (`auto` counted at the longest address) stops the start.
  */
-function parsePkarr(raw: RawOptions): Config['pkarr'] {
+function parsePkarr(raw: RawOptions, oneOption: boolean): Config['pkarr'] {
   const keyText = str(raw, 'pkarr-key');
   const zoneFile = str(raw, 'pkarr-zone');
   if (keyText === undefined && zoneFile === undefined) return null;
+  // The zone is read against the key's name, so a lone zone line waits for the whole set.
+  if (oneOption && zoneFile === undefined) return checkKeyOnly(keyText!);
+  if (oneOption && keyText === undefined) return null;
   if (keyText === undefined) throw new ConfigError('--pkarr-zone needs --pkarr-key');
   if (zoneFile === undefined) throw new ConfigError('--pkarr-key needs --pkarr-zone');
-  let secretKey: Buffer;
-  try {
-    secretKey = parseHexKey(readSecretKeyText(keyText), SECRET_KEY_BYTES);
-    publicKeyOf(secretKey);
-  } catch (err) {
-    if (err instanceof KeyError) throw new ConfigError(`Invalid --pkarr-key: ${err.message}`);
-    throw err;
-  }
+  const secretKey = pkarrSecretKey(keyText);
   const origin = encodeZ32Key(secretKey.subarray(32));
   try {
     const records = readZoneFile(zoneFile, origin);
@@ -251,4 +285,20 @@ function parsePkarr(raw: RawOptions): Config['pkarr'] {
     if (err instanceof ZoneError) throw new ConfigError(`Invalid --pkarr-zone: ${err.message}`);
     throw err;
   }
+}
+
+function pkarrSecretKey(keyText: string): Buffer {
+  try {
+    const secretKey = parseHexKey(readSecretKeyText(keyText), SECRET_KEY_BYTES);
+    publicKeyOf(secretKey);
+    return secretKey;
+  } catch (err) {
+    if (err instanceof KeyError) throw new ConfigError(`Invalid --pkarr-key: ${err.message}`);
+    throw err;
+  }
+}
+
+function checkKeyOnly(keyText: string): null {
+  pkarrSecretKey(keyText);
+  return null;
 }

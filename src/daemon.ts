@@ -3,9 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { Announcer, DEFAULT_ANNOUNCER_OPTIONS } from './dht/announcer.js';
 import { AuthModule } from './dht/auth.js';
+import { BobAuthModule } from './dht/bob-auth.js';
+import { OwnAddresses } from './net/own-addresses.js';
 import type { Family } from './dht/compact.js';
 import { DhtGroup } from './dht/group.js';
 import { DhtNode } from './dht/node.js';
+import { DEFAULT_ITEM_LIMITS } from './dht/item-store.js';
+import { SeqMemory } from './dht/seq-memory.js';
 import { CommandTable, formatAddress } from './commands.js';
 import { DEFAULT_PEERFILE, DEFAULTS, type Config } from './config.js';
 import type { Logger } from './log.js';
@@ -21,10 +25,16 @@ import { ControlSurface } from './surfaces/control.js';
 import { DnsServer } from './surfaces/dns.js';
 import { NssSurface } from './surfaces/nss.js';
 import { WebSurface } from './surfaces/web.js';
+import { WebDashboard } from './surfaces/web-dashboard.js';
+import { DaemonMetrics } from './surfaces/metrics.js';
+import { ObservedResolver, QueryStats } from './surfaces/query-stats.js';
+import { Telemetry } from './telemetry.js';
 import { createNodeControl, makeValue } from './node-control.js';
-import { VERSION_LINE } from './version.js';
+import { VERSION, VERSION_LINE } from './version.js';
 
-export const STORAGE_LIMITS = { maxAgeMs: 30 * 60_000, maxTotal: 16384, maxPerId: 128 };
+// Announcements we store live 35 minutes: KadNode 1.x and others announce every 30 minutes counted from
+// the end of a walk, which may take a while (src/dht/announcer.ts).
+export const STORAGE_LIMITS = { maxAgeMs: 35 * 60_000, maxTotal: 16384, maxPerId: 128 };
 
 interface Stoppable {
   stop(): void | Promise<void>;
@@ -41,8 +51,8 @@ function dhtAddress(config: Config, family: Family): string {
   return family === 4 ? '0.0.0.0' : '::';
 }
 
-/** The DHTs of --mode, sharing one node id. */
-function createDhts(config: Config, log: Logger): DhtGroup {
+/** The DHTs of --mode, sharing one node id and one seq memory (BEP 44 items never go back, src/dht/seq-memory.ts). */
+function createDhts(config: Config, log: Logger, seqs: SeqMemory): DhtGroup {
   const families = dhtFamilies(config.mode);
   const nodeId = randomBytes(20);
   return new DhtGroup(
@@ -55,6 +65,7 @@ function createDhts(config: Config, log: Logger): DhtGroup {
           storage: STORAGE_LIMITS,
           maxSearches: DEFAULT_RESOLVER_OPTIONS.maxSearches,
           nodeId,
+          items: { ...DEFAULT_ITEM_LIMITS, seqs },
           // BEP 32 `want` wherever IPv6 runs; the IPv4-only DHT sends plain BEP 5 messages
           ...(families.includes(6) ? { want: families } : {}),
         }),
@@ -69,6 +80,8 @@ export class Daemon {
   readonly announcer: Announcer;
   readonly resolver: Resolver;
   readonly auth: AuthModule;
+  /** KadNode 2.x key names: challenges for our --bob-load-key keys, and proofs of the names we resolve */
+  readonly bob: BobAuthModule;
   readonly commands: CommandTable;
   /** public-key names (PKARR): the resolver's step, our publisher (--pkarr-key), the relay API */
   readonly pkarr: PkarrHook;
@@ -77,28 +90,48 @@ export class Daemon {
   /** UPnP/NAT-PMP; null with --fwd-disable or an IPv6-only DHT (no NAT to open) */
   readonly portMapper: PortMapper | null;
   private stopping: Promise<void> | null = null;
+  /** what clients asked (every surface) and the daemon's figures, for the dashboard and /metrics */
+  readonly queries = new QueryStats();
+  readonly telemetry: Telemetry;
+  private dns: DnsServer | null = null;
   /** "DHT 0.0.0.0:6881 (udp)", ... for status */
   private readonly bound: string[] = [];
 
   constructor(private readonly config: Config, private readonly log: Logger) {
-    this.dht = createDhts(config, log);
+    const seqs = new SeqMemory();
+    this.dht = createDhts(config, log, seqs);
     this.announcer = new Announcer(this.dht, log.child('VAL'), DEFAULT_ANNOUNCER_OPTIONS);
-    this.auth = new AuthModule({
-      send: (packet, port, address) => this.dht.sendRaw(packet, port, address),
-      secretKeyFor: (id) => this.announcer.secretKeyFor(id),
-      log: log.child('AUTH'),
+    // Addresses a bound AUTH challenge may name: the port mapper is created below, so read lazily.
+    const own = new OwnAddresses({
+      external: () => [...this.dht.nodes.map((n) => n.external.address), ...(this.portMapper?.forwardings().map((f) => f.externalAddress) ?? [])],
     });
-    this.pkarr = new PkarrHook({ dht: this.dht, log: log.child('PKARR') });
+    this.auth = new AuthModule(
+      {
+        send: (packet, port, address) => this.dht.sendRaw(packet, port, address),
+        secretKeyFor: (id) => this.announcer.secretKeyFor(id),
+        isOwnAddress: (address) => own.has(address),
+        log: log.child('AUTH'),
+      },
+      { accept1x: !config.authRefuse1x },
+    );
+    this.bob = new BobAuthModule({ send: (packet, port, address) => this.dht.sendRaw(packet, port, address), keys: config.bobKeys, log: log.child('BOB') });
+    this.pkarr = new PkarrHook({ dht: this.dht, log: log.child('PKARR'), seqs });
     this.publisher = config.pkarr ? new PkarrPublisher({ dht: this.dht, log: log.child('PKARR'), secretKey: config.pkarr.secretKey, records: config.pkarr.records, hook: this.pkarr }) : null;
     this.pkarr.setOwn(this.publisher ?? undefined);
     this.relay = new PkarrRelay({ hook: this.pkarr, dht: this.dht, log: log.child('RELAY') });
-    this.resolver = new Resolver({ dht: this.dht, own: this.announcer, log: log.child('RES'), keys: config.keys, verifier: this.auth, pkarr: this.pkarr, families: () => this.dht.nodes.map((n) => n.family) }, { ...DEFAULT_RESOLVER_OPTIONS, tld: config.queryTld });
+    this.resolver = new Resolver({ dht: this.dht, own: this.announcer, log: log.child('RES'), keys: config.keys, verifier: this.auth, bobVerifier: this.bob, pkarr: this.pkarr, families: () => this.dht.nodes.map((n) => n.family) }, { ...DEFAULT_RESOLVER_OPTIONS, tld: config.queryTld });
     this.portMapper =
       config.fwdDisable || config.mode === 'ipv6'
         ? null
         : new PortMapper({ log: log.child('FWD'), options: { ports: forwardedPorts(config.port, config.valueIds.map((v) => v.port)) } });
+    const startedAt = Date.now();
+    this.telemetry = new Telemetry({
+      versionLine: VERSION_LINE, startedAt, bound: this.bound, dht: this.dht, announcer: this.announcer, resolver: this.resolver, auth: this.auth,
+      pkarr: this.pkarr, publisher: this.publisher, portMapper: this.portMapper, storageMax: STORAGE_LIMITS.maxTotal,
+      dns: () => (this.dns ? { packetCacheEntries: this.dns.packets?.size ?? 0, packetCacheHits: this.dns.packets?.hits ?? 0, rateLimited: this.dns.rateLimited } : null),
+    });
     this.commands = new CommandTable({
-      resolver: this.resolver,
+      resolver: new ObservedResolver(this.resolver, this.queries, 'command'),
       lookupTimeoutMs: config.lookupTimeoutMs,
       node: createNodeControl({
         config,
@@ -107,7 +140,7 @@ export class Daemon {
         resolver: this.resolver,
         auth: this.auth,
         versionLine: VERSION_LINE,
-        startedAt: Date.now(),
+        startedAt,
         storageMax: STORAGE_LIMITS.maxTotal,
         bound: this.bound,
         portMapper: this.portMapper,
@@ -134,7 +167,7 @@ export class Daemon {
       const values = config.valueIds.map((spec) => makeValue(config, spec.query, spec.port));
 
       await this.startDhts();
-      this.started.push(this.auth);
+      this.started.push(this.auth, this.bob);
       log.info(`Node ID: ${this.dht.nodeId.toString('hex')}`);
 
       // Bootstrap peers now; the peer file is written back when we stop, before the DHTs close.
@@ -162,6 +195,8 @@ export class Daemon {
       }
 
       for (const value of values) this.announcer.add(value);
+      // KadNode 2.x announces a bob name's id with its DHT port, where the challenges arrive.
+      for (const key of config.bobKeys) this.announcer.add({ name: key.name, id: key.id, port: config.port });
       this.announcer.start();
       this.started.push(this.announcer, this.resolver, this.pkarr);
       if (this.publisher) {
@@ -177,9 +212,10 @@ export class Daemon {
 
       // The DNS surface also answers DNS over HTTPS on the web port, even with no DNS port of its own.
       const dns = config.dnsPort !== 0 || config.webPort !== 0
-        ? new DnsServer({ resolver: this.resolver, log: log.child('DNS'), options: { port: config.dnsPort, addresses: config.dnsAddresses, tld: config.queryTld, timeoutMs: config.dnsTimeoutMs, upstream: config.dnsServer } })
+        ? new DnsServer({ resolver: new ObservedResolver(this.resolver, this.queries, 'dns'), observer: this.queries, log: log.child('DNS'), options: { port: config.dnsPort, addresses: config.dnsAddresses, tld: config.queryTld, timeoutMs: config.dnsTimeoutMs, upstream: config.dnsServer } })
         : null;
       if (dns) this.started.push(dns);
+      this.dns = dns;
       if (dns && config.dnsPort !== 0) {
         await dns.start();
         this.bound.push(...config.dnsAddresses.map((a) => `DNS ${formatAddress({ address: a, port: config.dnsPort })} (udp, tcp)`));
@@ -191,13 +227,18 @@ export class Daemon {
         this.bound.push(...config.cmdAddresses.map((a) => `control ${formatAddress({ address: a, port: config.cmdPort })} (tcp)`));
       }
       if (config.webPort !== 0) {
-        const web = new WebSurface(this.commands, log.child('WEB'), { port: config.webPort, addresses: config.webAddresses }, { doh: dns, relay: this.relay });
+        this.telemetry.start();
+        this.started.push(this.telemetry);
+        const metrics = new DaemonMetrics({ snapshot: () => this.telemetry.snapshot(), queries: this.queries, version: VERSION });
+        const dashboard = new WebDashboard({ snapshot: () => this.telemetry.snapshot(), queries: this.queries, metrics });
+        await dashboard.start();
+        const web = new WebSurface(this.commands, log.child('WEB'), { port: config.webPort, addresses: config.webAddresses, hosts: new Set(config.webHosts) }, { doh: dns, relay: this.relay, dashboard });
         await web.start();
         this.started.push(web);
         this.bound.push(...config.webAddresses.map((a) => `web ${formatAddress({ address: a, port: config.webPort })} (http)`));
       }
       if (config.nssPort !== 0) {
-        const nss = new NssSurface({ resolver: this.resolver, log: log.child('NSS'), options: { port: config.nssPort, addresses: config.nssAddresses, tld: config.queryTld, families: this.dht.nodes.map((n) => n.family) } });
+        const nss = new NssSurface({ resolver: new ObservedResolver(this.resolver, this.queries, 'nss'), log: log.child('NSS'), options: { port: config.nssPort, addresses: config.nssAddresses, tld: config.queryTld, families: this.dht.nodes.map((n) => n.family) } });
         await nss.start();
         this.started.push(nss);
         this.bound.push(...config.nssAddresses.map((a) => `NSS ${formatAddress({ address: a, port: config.nssPort })} (udp)`));
@@ -232,6 +273,7 @@ export class Daemon {
       }
       this.started.push(node);
       node.socket.setAuthHandler((msg, rinfo) => this.auth.handle(msg, rinfo));
+      node.socket.setBobHandler((msg, rinfo) => this.bob.handle(msg, rinfo));
       this.bound.push(`DHT ${formatAddress({ address: dhtAddress(config, node.family), port: node.boundPort() })} (udp)`);
     }
   }

@@ -15,6 +15,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { accessSync, chownSync, constants as fsConstants, closeSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describeFsError } from './config-file.js';
+import { nonRegularKind } from './util/read-file.js';
 
 export class ProcessError extends Error {}
 
@@ -92,7 +93,10 @@ export function dropPrivileges(user: UserInfo): void {
 const PIDFILE_READ_BYTES = 64;
 
 function readHead(path: string): string {
-  const fd = openSync(path, 'r');
+  // Only a regular file (or none) is a pid file: open() of a FIFO would wait for a writer for good.
+  const kind = nonRegularKind(path);
+  if (kind !== null) throw new ProcessError(`Pid file ${path}: a file expected, this is ${kind}`);
+  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(PIDFILE_READ_BYTES);
     const n = readSync(fd, buf, 0, buf.length, 0);
@@ -129,6 +133,7 @@ export function checkPidFile(path: string): { stalePid?: number } {
   try {
     text = readHead(path);
   } catch (err) {
+    if (err instanceof ProcessError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return {};
     if (code === 'EISDIR') throw new ProcessError(`Pid file ${path}: a file expected, this is a directory`);

@@ -13,9 +13,9 @@ export interface OwnValues {
   portFor(id: Buffer): number | undefined;
 }
 
-/** Proves that an address holds the secret key of an id (the AUTH challenge). */
+/** Proves that an address holds the secret key of an id (the AUTH challenge); null: it did not. */
 export interface AddressVerifier {
-  verify(id: Buffer, publicKey: Buffer, peer: PeerAddress): Promise<boolean>;
+  verify(id: Buffer, publicKey: Buffer, peer: PeerAddress): Promise<PeerAddress['auth'] | null>;
 }
 
 export interface ResolverDeps {
@@ -24,6 +24,8 @@ export interface ResolverDeps {
   log: Logger;
   keys?: KeyRing;
   verifier?: AddressVerifier;
+  /** the same for KadNode 2.x key names (identify() kind 'bob': P-256, src/dht/bob-auth.ts) */
+  bobVerifier?: AddressVerifier;
   /** signed packets for public-key names (`<z32>`, `foo.<z32>`, also under the TLD) */
   pkarr?: PkarrHook;
   /** the address families the running DHTs can find; a query for another family waits for none */
@@ -34,8 +36,13 @@ export interface ResolverOptions {
   tld: string;
   /** answers younger than this are served as they are; older ones trigger a refresh search */
   freshMs: number;
-  /** cached answers are dropped after this (announcements live 30 min on the DHT) */
+  /**
+   * answers older than this are stale (announcements live about 30 min on the DHT): served at once with
+   * STALE_TTL while a refresh runs (RFC 8767), until the refresh finds the name gone or staleMs passes
+   */
   maxAgeMs: number;
+  /** stale answers are dropped after this; a name that resolved within it is never SERVFAIL while refreshing */
+  staleMs: number;
   maxCached: number;
   maxSearches: number;
   maxAddresses: number;
@@ -46,6 +53,7 @@ export interface ResolverOptions {
 export const DEFAULT_RESOLVER_OPTIONS: Omit<ResolverOptions, 'tld'> = {
   freshMs: 60_000,
   maxAgeMs: 30 * 60_000,
+  staleMs: 24 * 60 * 60_000,
   maxCached: 4096,
   maxSearches: 256,
   maxAddresses: 32,
@@ -55,9 +63,15 @@ export const DEFAULT_RESOLVER_OPTIONS: Omit<ResolverOptions, 'tld'> = {
 // Own values never change under us; downstream caches may keep them as long as a fresh answer.
 const OWN_VALUE_TTL = 60;
 
+// RFC 8767 §4: stale answers carry a TTL of 30 s, and a refresh that failed is not tried again for 30 s.
+const STALE_TTL = 30;
+const STALE_RETRY_MS = 30_000;
+
 interface CacheEntry {
   addresses: PeerAddress[];
   updatedAt: number;
+  /** a refresh that reached no DHT node: the next one not before this */
+  retryAt?: number;
 }
 
 interface Waiter {
@@ -128,6 +142,8 @@ interface Search {
   candidates: Set<string>;
   waiters: Set<Waiter>;
   controller: AbortController;
+  /** DHT nodes that answered the walk (0: the DHT was not reached) */
+  answered: number;
 }
 
 export class Resolver implements NameResolver {
@@ -136,6 +152,8 @@ export class Resolver implements NameResolver {
   private stopped = false;
   /** bumped whenever an answer could change (the DNS packet cache compares it; see ChangeCounter in surfaces/dns.ts) */
   private changes = 0;
+  /** lookups of DHT names answered from the cache, and those that had to wait for a search (the dashboard's hit ratio) */
+  readonly counters = { cacheHits: 0, cacheMisses: 0 };
 
   private readonly dht: Searcher;
   private readonly log: Logger;
@@ -189,12 +207,17 @@ export class Resolver implements NameResolver {
       return { status: 'found', addresses: [{ address: '127.0.0.1', port: ownPort, family: 4 }, { address: '::1', port: ownPort, family: 6 }], ttl: OWN_VALUE_TTL };
     }
 
-    const key = ident.id.toString('hex');
+    // A keyed name's answers are verified ones: never shared with a raw-id lookup of the same id, whose
+    // answers are not (a lookup of the 40-hex id would otherwise fill the keyed name's cache).
+    const key = ident.publicKey ? `${ident.id.toString('hex')}/${ident.publicKey.toString('hex')}` : ident.id.toString('hex');
     const cached = this.cached(key);
+    if (cached) this.counters.cacheHits++;
+    else this.counters.cacheMisses++;
     if (cached) {
       const age = this.now() - cached.updatedAt;
-      if (age >= this.options.freshMs) this.startSearch(key, ident);
-      return { status: 'found', addresses: cached.addresses, ttl: this.ttlFor(age) };
+      if (age >= this.options.freshMs && (cached.retryAt ?? 0) <= this.now()) this.startSearch(key, ident);
+      const stale = age >= this.options.maxAgeMs;
+      return { status: 'found', addresses: cached.addresses, ttl: stale ? STALE_TTL : this.ttlFor(age) };
     }
 
     return this.waitForSearch(key, ident, timeoutMs, family);
@@ -208,12 +231,12 @@ export class Resolver implements NameResolver {
   /** Cached answers, newest use last. */
   cachedEntries(): { id: string; addresses: PeerAddress[]; ageMs: number }[] {
     const now = this.now();
-    return [...this.cache].map(([id, e]) => ({ id, addresses: e.addresses, ageMs: now - e.updatedAt }));
+    return [...this.cache].map(([key, e]) => ({ id: key.slice(0, 40), addresses: e.addresses, ageMs: now - e.updatedAt }));
   }
 
   runningSearches(): { id: string; addresses: PeerAddress[]; candidates: number; ageMs: number }[] {
     const now = this.now();
-    return [...this.searches].map(([id, s]) => ({ id, addresses: s.addresses, candidates: s.candidates.size, ageMs: now - s.startedAt }));
+    return [...this.searches].map(([key, s]) => ({ id: key.slice(0, 40), addresses: s.addresses, candidates: s.candidates.size, ageMs: now - s.startedAt }));
   }
 
   /** Forget an address everywhere (blacklisted). */
@@ -245,7 +268,7 @@ export class Resolver implements NameResolver {
   private cached(key: string): CacheEntry | undefined {
     const entry = this.cache.get(key);
     if (!entry) return undefined;
-    if (this.now() - entry.updatedAt >= this.options.maxAgeMs) {
+    if (this.now() - entry.updatedAt >= this.options.staleMs) {
       this.changes++;
       this.cache.delete(key);
       return undefined;
@@ -282,7 +305,7 @@ export class Resolver implements NameResolver {
     const running = this.searches.get(key);
     if (running) return running;
     if (this.stopped || this.searches.size >= this.options.maxSearches) return undefined;
-    const search: Search = { startedAt: this.now(), addresses: [], candidates: new Set(), waiters: new Set(), controller: new AbortController() };
+    const search: Search = { startedAt: this.now(), addresses: [], candidates: new Set(), waiters: new Set(), controller: new AbortController(), answered: 0 };
     this.searches.set(key, search);
     const accept = (peer: PeerAddress) => {
       if (search.addresses.length >= this.options.maxAddresses) return;
@@ -292,7 +315,7 @@ export class Resolver implements NameResolver {
       for (const waiter of [...search.waiters]) if (hasFamily([peer], waiter.family)) waiter.wake(this.found(search.addresses));
     };
     const { publicKey } = ident;
-    const verifier = this.deps.verifier;
+    const verifier = ident.kind === 'bob' ? this.deps.bobVerifier : this.deps.verifier;
     const checks: Promise<void>[] = [];
     const deadline = setTimeout(() => {
       this.log.debug(`search ${key} ran too long: ended`);
@@ -309,11 +332,14 @@ export class Resolver implements NameResolver {
       }
       if (!keyed.admit(seen, from)) return;
       // Unverified addresses of a keyed name never reach an answer.
-      if (verifier) checks.push(verifier.verify(ident.id, publicKey, peer).then((ok) => (ok ? accept(peer) : undefined)));
+      if (verifier) checks.push(verifier.verify(ident.id, publicKey, peer).then((proof) => (proof ? accept({ ...peer, auth: proof }) : undefined)));
     };
     this.dht
       .search(ident.id, onPeer, search.controller.signal)
-      .then(() => Promise.all(checks))
+      .then((answered) => {
+        search.answered = answered;
+        return Promise.all(checks);
+      })
       .catch((err: Error) => this.log.warn(`search ${key} failed: ${err.message}`))
       .finally(() => {
         clearTimeout(deadline);
@@ -325,10 +351,17 @@ export class Resolver implements NameResolver {
   private finishSearch(key: string, search: Search): void {
     this.changes++;
     this.searches.delete(key);
+    const previous = this.cache.get(key);
     if (search.addresses.length > 0) {
       this.cache.delete(key);
       this.cache.set(key, { addresses: search.addresses, updatedAt: this.now() });
       while (this.cache.size > this.options.maxCached) this.cache.delete(this.cache.keys().next().value as string);
+    } else if (previous && search.answered === 0) {
+      // The DHT was not reached (offline, filtered): keep serving the stale answer, try again later.
+      previous.retryAt = this.now() + STALE_RETRY_MS;
+    } else if (previous && this.now() - previous.updatedAt >= this.options.maxAgeMs) {
+      // The DHT answered and the name is not there any more.
+      this.cache.delete(key);
     }
     // A search that found nothing is not cached: the next query searches again.
     const outcome: Resolution = search.addresses.length > 0 ? this.found(search.addresses) : { status: 'notfound', addresses: [], ttl: 0 };

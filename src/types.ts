@@ -7,6 +7,8 @@ export interface PeerAddress {
   address: string;
   port: number;
   family: Family;
+  /** for key names: how the address proved the key; '1.x' (KadNode 1.x's exchange) and 'bob' (KadNode 2.x's) can be relayed */
+  auth?: 'bound' | '1.x' | 'bob';
 }
 
 /**

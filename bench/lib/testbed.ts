@@ -70,7 +70,8 @@ export class Testbed {
     this.peerfile = emptyPeerFile(this.tmp.path);
   }
 
-  static async create(ctx: BenchContext, daemonCount: number): Promise<Testbed> {
+  /** `simWorker`: another sim worker script (and its node flags) in place of lib/worker.ts. */
+  static async create(ctx: BenchContext, daemonCount: number, simWorker?: { script: string; nodeArgs: string[] }): Promise<Testbed> {
     const net = createNetwork(daemonCount + 1);
     let sim: WorkerHandle | undefined;
     try {
@@ -78,7 +79,9 @@ export class Testbed {
       const hosts = net.hosts.slice(0, daemonCount);
       ip(['-n', simHost.name, 'route', 'add', 'local', BULK_RANGE, 'dev', 'lo']);
       for (const h of hosts) ip(['-n', h.name, 'route', 'add', BULK_RANGE, 'via', simHost.ip]);
-      sim = await WorkerHandle.start('sim worker', simHost.name, ['--max-old-space-size=2048']);
+      sim = simWorker === undefined
+        ? await WorkerHandle.start('sim worker', simHost.name, ['--max-old-space-size=2048'])
+        : await WorkerHandle.start('sim worker', simHost.name, simWorker.nodeArgs, simWorker.script);
       const client = await WorkerHandle.start('client worker', simHost.name);
       ctx.log(`testbed: ${daemonCount} daemon namespaces + sim namespace (${net.prefix}-*)`);
       return new Testbed(ctx, net, hosts, simHost, sim, client);

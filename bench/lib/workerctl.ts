@@ -28,9 +28,9 @@ export class WorkerHandle {
     });
   }
 
-  /** Starts a worker (inside namespace ns when given) and waits until it says it is ready. */
-  static async start(label: string, ns?: string, nodeArgs: string[] = []): Promise<WorkerHandle> {
-    const [file, argv] = inNetns(ns, process.execPath, [...nodeArgs, workerJs]);
+  /** Starts a worker (inside namespace ns when given) and waits until it says it is ready; `script`: another worker file speaking the same protocol. */
+  static async start(label: string, ns?: string, nodeArgs: string[] = [], script = workerJs): Promise<WorkerHandle> {
+    const [file, argv] = inNetns(ns, process.execPath, [...nodeArgs, script]);
     const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     let readyResolve!: () => void;
     let readyReject!: (e: Error) => void;

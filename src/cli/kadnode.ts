@@ -9,6 +9,7 @@ import { buildConfig, ConfigError, type Config } from '../config.js';
 import { mergeOptions, readConfigFile } from '../config-file.js';
 import { Daemon } from '../daemon.js';
 import { encodeZ32Key, generateKeyPair } from '../identity/keys.js';
+import { BobKeyError, writeNewBobKeyFile } from '../identity/bob.js';
 import { createLogger, createSyslogSink, type Logger } from '../log.js';
 import { OPTION_BY_NAME, OPTIONS, type RawOptions } from '../options.js';
 import {
@@ -79,6 +80,18 @@ function loadOptions(argv: string[]): RawOptions {
 function printNewKeys(): void {
   const { publicKey, secretKey } = generateKeyPair();
   process.stdout.write(`public key: ${publicKey.toString('hex')}\nsecret key: ${secretKey.toString('hex')}\npublic key (z-base32): ${encodeZ32Key(publicKey)}\n`);
+}
+
+/** --bob-create-key: a key KadNode 2.x loads too (SEC1 PEM, even Y); the secret never shows. */
+function createBobKeyFile(path: string): void {
+  try {
+    const key = writeNewBobKeyFile(path);
+    // KadNode 2.x's own two lines
+    process.stdout.write(`Public key: ${key.name}.p2p\nWrote secret key to ${path}\n`);
+  } catch (err) {
+    if (err instanceof BobKeyError) throw new UsageError(`--bob-create-key: ${err.message}`);
+    throw err;
+  }
 }
 
 /** The message to print for an error, or undefined for a bug (printed with its stack). */
@@ -194,6 +207,7 @@ async function main(): Promise<void> {
   try {
     const raw = loadOptions(process.argv.slice(2));
     if (raw['auth-gen-keys'] === true) return printNewKeys();
+    if (typeof raw['bob-create-key'] === 'string') return createBobKeyFile(raw['bob-create-key']);
     config = buildConfig(raw);
   } catch (err) {
     const message = operatorMessage(err);

@@ -1,5 +1,12 @@
 // Keeps our value ids on the nodes closest to them: announce as soon as the routing table has a
 // node, follow up while the table is still growing (the network forming), then every interval.
+//
+// Announcements must never lapse on the nodes that store them: those drop an announcement a fixed time
+// after they received it (KadNode 1.x and 2.x, i.e. jech's DHT: 32 minutes; ours: 35; libtorrent longer),
+// and a walk that reaches them takes from milliseconds to tens of seconds. So the interval runs from the
+// *start* of the previous walk, and is shorter than the shortest common storage time by a margin that
+// covers a slow walk: 28 minutes against 32 (a storing node received the last announcement no earlier
+// than that start).
 import type { Logger } from '../log.js';
 import type { AnnounceTarget } from './node.js';
 
@@ -40,10 +47,12 @@ interface Entry extends ValueId {
   nodesAtLastAnnounce: number;
   lastAcks: number;
   lastAnnouncedAt: number | null;
+  /** when the last walk began: the next periodic one is counted from here */
+  lastStartedAt: number | null;
 }
 
 export const DEFAULT_ANNOUNCER_OPTIONS: AnnouncerOptions = {
-  intervalMs: 30 * 60_000,
+  intervalMs: 28 * 60_000,
   replication: 20,
   followUpMs: 2_000,
   maxFollowUps: 8,
@@ -75,7 +84,7 @@ export class Announcer {
       this.expire();
       const max = this.options.maxValues ?? MAX_VALUES;
       if (this.entries.size >= max) throw new Error(`too many values to announce (at most ${max})`);
-      this.entries.set(key, { ...value, lifetime, nextAt: this.now(), running: false, followUps: 0, nodesAtLastAnnounce: 0, lastAcks: 0, lastAnnouncedAt: null });
+      this.entries.set(key, { ...value, lifetime, nextAt: this.now(), running: false, followUps: 0, nodesAtLastAnnounce: 0, lastAcks: 0, lastAnnouncedAt: null, lastStartedAt: null });
     }
     this.log.debug(`Add value id ${key}:${value.port} (${value.name})`);
     if (this.started) this.tick();
@@ -140,6 +149,7 @@ export class Announcer {
 
   private announce(entry: Entry, nodes: number): void {
     entry.running = true;
+    entry.lastStartedAt = this.now();
     entry.nodesAtLastAnnounce = nodes;
     this.dht.announce(entry.id, entry.port).then((acks) => {
       entry.running = false;
@@ -157,7 +167,7 @@ export class Announcer {
 
   private nextTime(entry: Entry): number {
     const now = this.now();
-    const periodic = (entry.lastAnnouncedAt ?? now) + this.options.intervalMs;
+    const periodic = (entry.lastStartedAt ?? now) + this.options.intervalMs;
     // Reached nobody: the table holds only nodes that are gone (a link down, the network split). Try again,
     // backing off to once a minute, whether the table grows or not, until some node stores it.
     if (entry.lastAcks === 0) {

@@ -1,59 +1,54 @@
-// AUTH challenge/response on the DHT socket, byte-compatible with KadNode 1.x:
-//   challenge: "AUTH" | id (20) | challenge (16)                        = 40 bytes
-//   reply:     "AUTH" | id (20) | crypto_sign(challenge) (64 sig + 16)   = 104 bytes
-// An address found for a keyed id counts only after its IP replies with exactly the challenge we
-// sent it, signed by the id's key.
+// AUTH on the DHT socket: proves that an address found for a keyed id holds the id's secret key
+// (resolving side), and answers the challenges for the keys we hold (announcing side). Wire formats
+// and why there are two exchanges: auth-wire.ts.
+//
+// Resolving side: every announced (IP, port) of a keyed id gets its own challenge, sent in both
+// exchanges at once (the bound one alone with --auth-refuse-1x) and resent with back-off. The first
+// valid reply settles it: 'bound' or '1.x' (a 1.x key holder; such an answer can be relayed and is
+// marked). A wrong reply is counted and ignored: it never ends a challenge that the right reply can
+// still answer. Bound replies are matched by nonce (the signature binds the address, so the source does
+// not matter), 1.x replies by the challenge they carry and the challenged IP, as KadNode 1.x did.
 import type { RemoteInfo } from 'node:dgram';
-import { openSigned, randomBytes, sign } from '../identity/keys.js';
+import { randomBytes } from '../identity/keys.js';
 import type { Logger } from '../log.js';
 import type { PeerAddress } from '../types.js';
+import {
+  boundReplyProves,
+  challengeOfReply,
+  encodeBoundChallenge,
+  encodeBoundReply,
+  encodeChallenge,
+  encodeReply,
+  isMarked,
+  markedChallenge,
+  NONCE_LENGTH,
+  parseAuthPacket,
+  replyProves,
+} from './auth-wire.js';
+import { canonicalHost } from './compact.js';
 
-const MAGIC = Buffer.from('AUTH');
-const ID_LENGTH = 20;
-export const CHALLENGE_LENGTH = 16;
-export const CHALLENGE_PACKET_LENGTH = 4 + ID_LENGTH + CHALLENGE_LENGTH;
-export const REPLY_PACKET_LENGTH = 4 + ID_LENGTH + 64 + CHALLENGE_LENGTH;
-
-export type AuthPacket =
-  | { kind: 'challenge'; id: Buffer; challenge: Buffer }
-  | { kind: 'reply'; id: Buffer; signed: Buffer }
-  | { kind: 'invalid'; reason: string };
-
-export function encodeChallenge(id: Buffer, challenge: Buffer): Buffer {
-  return Buffer.concat([MAGIC, id, challenge]);
-}
-
-export function encodeReply(id: Buffer, challenge: Buffer, secretKey: Buffer): Buffer {
-  return Buffer.concat([MAGIC, id, sign(challenge, secretKey)]);
-}
-
-/** Only the two exact sizes are accepted (KadNode took any other length ≥ 24 as a reply). */
-export function parseAuthPacket(buf: Buffer): AuthPacket {
-  if (buf.length < 4 || !buf.subarray(0, 4).equals(MAGIC)) return { kind: 'invalid', reason: 'no AUTH prefix' };
-  const id = Buffer.from(buf.subarray(4, 4 + ID_LENGTH));
-  if (buf.length === CHALLENGE_PACKET_LENGTH) return { kind: 'challenge', id, challenge: Buffer.from(buf.subarray(4 + ID_LENGTH)) };
-  if (buf.length === REPLY_PACKET_LENGTH) return { kind: 'reply', id, signed: Buffer.from(buf.subarray(4 + ID_LENGTH)) };
-  return { kind: 'invalid', reason: `bad length ${buf.length} (40 or 104 expected)` };
-}
-
-/** True when `signed` opens with the key and holds exactly the challenge. */
-export function replyProves(signed: Buffer, publicKey: Buffer, challenge: Buffer): boolean {
-  const message = openSigned(signed, publicKey);
-  return message !== null && message.equals(challenge);
-}
+/** How an address proved its key: the address-bound exchange, or KadNode 1.x's (relayable). */
+export type AuthProof = 'bound' | '1.x';
 
 export interface AuthDeps {
   send(packet: Buffer, port: number, address: string): void;
   /** the secret key of one of our own values, if we hold it */
   secretKeyFor(id: Buffer): Buffer | undefined;
+  /**
+   * True when a challenge sent to `address` reached us legitimately: an address of ours (an interface,
+   * our external address as the DHT sees it, a port mapping's). A bound challenge for any other address
+   * was forwarded by whoever it was sent to, and is not answered.
+   */
+  isOwnAddress(address: string): boolean;
   log: Logger;
   now?: () => number;
 }
 
 export interface AuthOptions {
   /**
-   * AUTH packets handled per second from one source IP; the rest from that IP are dropped. A reply to a
-   * challenge we sent (its id and IP pending) is always handled: those are bounded by our own sends.
+   * AUTH packets handled per second from one source IP; the rest from that IP are dropped. A reply that
+   * matches a challenge we sent (its nonce, or its 1.x challenge from the challenged IP) is always
+   * handled, up to maxBadReplies wrong ones per challenge: those are bounded by our own sends.
    */
   maxPerSecond: number;
   /** all unsolicited AUTH packets (challenges we sign an answer to, stray replies) handled per second */
@@ -65,35 +60,93 @@ export interface AuthOptions {
    * without an answer (a fake address where nobody listens, most likely) gives way to a new one
    */
   maxPending: number;
+  /** the same bound for the ports of one IP under one id (decoy ports), and for the addresses of one id */
+  maxPortsPerAddress: number;
+  maxPerId: number;
   evictAfterSends: number;
   /** sends per address, the first one included */
   maxSends: number;
   /** first resend delay, doubled up to maxRetryMs */
   firstRetryMs: number;
   maxRetryMs: number;
+  /** wrong replies checked per challenge without the rate limit (each costs a signature check) */
+  maxBadReplies: number;
+  /** also send the 1.x challenge and accept a 1.x proof (false: --auth-refuse-1x) */
+  accept1x: boolean;
 }
 
-export const DEFAULT_AUTH_OPTIONS: AuthOptions = { maxPerSecond: 20, maxTotalPerSecond: 1000, maxSources: 4096, maxPending: 1024, evictAfterSends: 3, maxSends: 10, firstRetryMs: 250, maxRetryMs: 1000 };
+export const DEFAULT_AUTH_OPTIONS: AuthOptions = {
+  maxPerSecond: 20,
+  maxTotalPerSecond: 1000,
+  maxSources: 4096,
+  maxPending: 1024,
+  maxPortsPerAddress: 16,
+  maxPerId: 256,
+  evictAfterSends: 3,
+  maxSends: 10,
+  firstRetryMs: 250,
+  maxRetryMs: 1000,
+  maxBadReplies: 16,
+  accept1x: true,
+};
 
 interface Pending {
   id: Buffer;
   publicKey: Buffer;
   address: string;
   port: number;
-  challenge: Buffer;
+  /** the table keys: `id|ip|port`, `id|ip`, `id` */
+  key: string;
+  ipKey: string;
+  idKey: string;
+  nonce: Buffer;
+  /** the marked 1.x challenge; null when 1.x proofs are refused */
+  challenge1x: Buffer | null;
+  packets: Buffer[];
   sends: number;
+  badReplies: number;
   timer: NodeJS.Timeout | null;
-  result: Promise<boolean>;
-  settle(ok: boolean): void;
+  result: Promise<AuthProof | null>;
+  settle(proof: AuthProof | null): void;
+}
+
+/** Counts per key, the key gone at zero. */
+class Tally extends Map<string, number> {
+  add(key: string, by: number): void {
+    const n = (this.get(key) ?? 0) + by;
+    if (n > 0) this.set(key, n);
+    else this.delete(key);
+  }
+  count(key: string): number {
+    return this.get(key) ?? 0;
+  }
 }
 
 export class AuthModule {
   private readonly pending = new Map<string, Pending>();
+  private readonly byNonce = new Map<string, Pending>();
+  private readonly byChallenge = new Map<string, Pending>();
+  private readonly perAddress = new Tally();
+  private readonly perId = new Tally();
   private windowStart = 0;
   private windowCount = 0;
   /** packets per source IP in the current second (cleared every second, at most maxSources) */
   private readonly perSource = new Map<string, number>();
-  readonly counters = { handled: 0, dropped: 0, invalid: 0, answered: 0, verified: 0, rejected: 0, evicted: 0 };
+  readonly counters = {
+    handled: 0,
+    dropped: 0,
+    invalid: 0,
+    answered: 0,
+    verified: 0,
+    verified1x: 0,
+    rejected: 0,
+    /** challenges that ended without a valid reply after every send */
+    failed: 0,
+    evicted: 0,
+    /** bound challenges for an address not ours (relayed), and marked 1.x challenges: not answered */
+    refusedForeign: 0,
+    refusedMarked: 0,
+  };
 
   private readonly options: AuthOptions;
 
@@ -101,94 +154,154 @@ export class AuthModule {
     this.options = { ...DEFAULT_AUTH_OPTIONS, ...options };
   }
 
-  /** Challenge `peer` for `id`; resolves true once it proves the key, false after the last send. */
-  verify(id: Buffer, publicKey: Buffer, peer: PeerAddress): Promise<boolean> {
-    // Replies are matched by IP (the reply may come from another port), so one challenge per IP and id.
-    const key = `${id.toString('hex')}|${peer.address}`;
+  /** Challenge `peer` for `id`; resolves with how it proved the key, or null after the last send. */
+  verify(id: Buffer, publicKey: Buffer, peer: PeerAddress): Promise<AuthProof | null> {
+    const address = canonicalHost(peer.address);
+    const idKey = id.toString('hex');
+    const ipKey = `${idKey}|${address}`;
+    const key = `${ipKey}|${peer.port}`;
     const running = this.pending.get(key);
     if (running) return running.result;
-    if (this.pending.size >= this.options.maxPending && !this.evictSilent()) return Promise.resolve(false);
-    let settle!: (ok: boolean) => void;
-    const result = new Promise<boolean>((resolve) => (settle = resolve));
-    const entry: Pending = { id, publicKey, address: peer.address, port: peer.port, challenge: randomBytes(CHALLENGE_LENGTH), sends: 0, timer: null, result, settle };
-    entry.settle = (ok) => {
+    const { maxPortsPerAddress, maxPerId, maxPending } = this.options;
+    const room =
+      (this.perAddress.count(ipKey) < maxPortsPerAddress || this.evictSilent((e) => e.ipKey === ipKey)) &&
+      (this.perId.count(idKey) < maxPerId || this.evictSilent((e) => e.idKey === idKey)) &&
+      (this.pending.size < maxPending || this.evictSilent(() => true));
+    const nonce = randomBytes(NONCE_LENGTH);
+    const bound = encodeBoundChallenge(id, nonce, { address, port: peer.port });
+    if (!room || !bound) return Promise.resolve(null);
+    const challenge1x = this.options.accept1x ? markedChallenge(id) : null;
+    let settle!: (proof: AuthProof | null) => void;
+    const result = new Promise<AuthProof | null>((resolve) => (settle = resolve));
+    const packets = challenge1x ? [bound, encodeChallenge(id, challenge1x)] : [bound];
+    const entry: Pending = { id, publicKey, address, port: peer.port, key, ipKey, idKey, nonce, challenge1x, packets, sends: 0, badReplies: 0, timer: null, result, settle };
+    entry.settle = (proof) => {
       if (entry.timer) clearTimeout(entry.timer);
       this.pending.delete(key);
-      settle(ok);
+      this.byNonce.delete(nonce.toString('hex'));
+      if (challenge1x) this.byChallenge.delete(challenge1x.toString('hex'));
+      this.perAddress.add(ipKey, -1);
+      this.perId.add(idKey, -1);
+      settle(proof);
     };
     this.pending.set(key, entry);
+    this.byNonce.set(nonce.toString('hex'), entry);
+    if (challenge1x) this.byChallenge.set(challenge1x.toString('hex'), entry);
+    this.perAddress.add(ipKey, 1);
+    this.perId.add(idKey, 1);
     this.sendChallenge(entry);
     return result;
   }
 
   private sendChallenge(entry: Pending): void {
     if (entry.sends >= this.options.maxSends) {
-      this.deps.log.debug(`No valid reply from ${entry.address}:${entry.port} after ${entry.sends} challenges`);
-      entry.settle(false);
+      this.deps.log.debug(`No valid reply from ${hostPort(entry.address, entry.port)} after ${entry.sends} challenges`);
+      this.counters.failed++;
+      entry.settle(null);
       return;
     }
     entry.sends++;
-    this.deps.log.debug(`Send challenge to ${entry.address}:${entry.port}`);
-    this.deps.send(encodeChallenge(entry.id, entry.challenge), entry.port, entry.address);
+    this.deps.log.debug(`Send challenge to ${hostPort(entry.address, entry.port)}`);
+    for (const packet of entry.packets) this.deps.send(packet, entry.port, entry.address);
     const delay = Math.min(this.options.firstRetryMs * 2 ** (entry.sends - 1), this.options.maxRetryMs);
     entry.timer = setTimeout(() => this.sendChallenge(entry), delay);
   }
 
   /**
-   * Ends the oldest challenge that went unanswered evictAfterSends times. Fake addresses of a keyed name
-   * would otherwise hold the pending slots for all their sends (about 9 s) and refuse the real address
-   * found by the next search.
+   * Ends the oldest challenge (among those `which` selects) that went unanswered evictAfterSends times.
+   * Fake addresses of a keyed name would otherwise hold the slots for all their sends (about 9 s) and
+   * refuse the real address found by the next search, or the real port of an IP full of decoy ports.
    */
-  private evictSilent(): boolean {
+  private evictSilent(which: (entry: Pending) => boolean): boolean {
     for (const entry of this.pending.values()) {
-      if (entry.sends < this.options.evictAfterSends) continue;
+      if (entry.sends < this.options.evictAfterSends || !which(entry)) continue;
       this.counters.evicted++;
-      this.deps.log.debug(`No reply from ${entry.address}:${entry.port} after ${entry.sends} challenges: gives way to a new one`);
-      entry.settle(false);
+      this.deps.log.debug(`No reply from ${hostPort(entry.address, entry.port)} after ${entry.sends} challenges: gives way to a new one`);
+      entry.settle(null);
       return true;
     }
     return false;
   }
 
+  /** The challenge a reply answers, when it is one of ours and may still be checked. */
+  private matching(packet: ReturnType<typeof parseAuthPacket>, source: string): Pending | undefined {
+    let entry: Pending | undefined;
+    if (packet.kind === 'bound-reply') entry = this.byNonce.get(packet.nonce.toString('hex'));
+    else if (packet.kind === 'reply') {
+      entry = this.byChallenge.get(challengeOfReply(packet.signed).toString('hex'));
+      if (entry && entry.address !== canonicalHost(source)) entry = undefined;
+    }
+    if (!entry || (packet.kind !== 'reply' && packet.kind !== 'bound-reply') || !entry.id.equals(packet.id)) return undefined;
+    return entry;
+  }
+
   /** Every datagram of the DHT socket that starts with "AUTH". */
   handle(msg: Buffer, rinfo: RemoteInfo): void {
     const packet = parseAuthPacket(msg);
-    // The reply to a challenge we sent is handled whatever else arrives (forged replies from other IPs
-    // must not crowd it out); there is one at most per challenge: a wrong one ends the challenge.
-    const entry = packet.kind === 'reply' ? this.pending.get(`${packet.id.toString('hex')}|${rinfo.address}`) : undefined;
-    if (!entry && !this.admit(rinfo.address)) {
+    // A reply to a challenge we sent is handled whatever else arrives (forged replies from other IPs
+    // must not crowd it out); finding it needs the nonce or challenge we sent, which only the
+    // challenged host (and whoever it forwards them to) has seen.
+    const entry = this.matching(packet, rinfo.address);
+    const free = entry !== undefined && entry.badReplies < this.options.maxBadReplies;
+    if (!free && !this.admit(rinfo.address)) {
       this.counters.dropped++;
       return;
     }
     this.counters.handled++;
+    const from = hostPort(rinfo.address, rinfo.port);
     switch (packet.kind) {
       case 'invalid':
         this.counters.invalid++;
-        this.deps.log.debug(`Bad AUTH packet from ${rinfo.address}:${rinfo.port}: ${packet.reason}`);
+        this.deps.log.debug(`Bad AUTH packet from ${from}: ${packet.reason}`);
         return;
       case 'challenge': {
         const secretKey = this.deps.secretKeyFor(packet.id);
         if (!secretKey) return;
+        if (isMarked(packet.id, packet.challenge)) {
+          this.counters.refusedMarked++;
+          this.deps.log.debug(`Received 1.x challenge from ${from} marked by a kadnode resolver: answered only in the bound exchange`);
+          return;
+        }
         this.counters.answered++;
-        this.deps.log.debug(`Received challenge from ${rinfo.address}:${rinfo.port} and send back response`);
+        this.deps.log.debug(`Received challenge from ${from} and send back response`);
         this.deps.send(encodeReply(packet.id, packet.challenge, secretKey), rinfo.port, rinfo.address);
         return;
       }
-      case 'reply': {
-        if (!entry) return;
-        if (replyProves(packet.signed, entry.publicKey, entry.challenge)) {
-          this.counters.verified++;
-          this.deps.log.debug(`Challenge response is valid: ${entry.address}:${entry.port}`);
-          entry.settle(true);
-        } else {
-          // The address answered, with a signature of another key or of another challenge: asking it
-          // again would only bring more of the same (KadNode resent up to 10 times regardless).
-          this.counters.rejected++;
-          this.deps.log.debug(`Challenge response is invalid: ${rinfo.address}:${rinfo.port}`);
-          entry.settle(false);
+      case 'bound-challenge': {
+        const secretKey = this.deps.secretKeyFor(packet.id);
+        if (!secretKey) return;
+        const to = hostPort(packet.to.address, packet.to.port);
+        if (!this.deps.isOwnAddress(packet.to.address)) {
+          this.counters.refusedForeign++;
+          this.deps.log.debug(`Received challenge from ${from} sent to ${to}, not an address of ours (relayed?): not answered`);
+          return;
         }
+        this.counters.answered++;
+        this.deps.log.debug(`Received bound challenge for ${to} from ${from} and send back response`);
+        this.deps.send(encodeBoundReply(packet.id, packet.nonce, packet.to, secretKey)!, rinfo.port, rinfo.address);
+        return;
       }
+      case 'bound-reply':
+        if (entry) this.check(entry, boundReplyProves(packet.signature, entry.publicKey, entry.id, entry.nonce, entry), 'bound', from);
+        return;
+      case 'reply':
+        if (entry) this.check(entry, entry.challenge1x !== null && replyProves(packet.signed, entry.publicKey, entry.challenge1x), '1.x', from);
     }
+  }
+
+  private check(entry: Pending, valid: boolean, proof: AuthProof, from: string): void {
+    const challenged = hostPort(entry.address, entry.port);
+    if (valid) {
+      this.counters.verified++;
+      if (proof === '1.x') this.counters.verified1x++;
+      this.deps.log.debug(proof === 'bound' ? `Challenge response is valid: ${challenged}` : `Challenge response is valid (KadNode 1.x exchange only, can be relayed): ${challenged}`);
+      entry.settle(proof);
+      return;
+    }
+    // Wrong key, wrong challenge, or junk from a host that saw our nonce: the right reply may still come.
+    entry.badReplies++;
+    this.counters.rejected++;
+    this.deps.log.debug(`Challenge response is invalid: ${challenged} (from ${from})`);
   }
 
   /** Per source IP and in total, per second; the per-IP counts are forgotten every second. */
@@ -212,6 +325,8 @@ export class AuthModule {
   }
 
   stop(): void {
-    for (const entry of [...this.pending.values()]) entry.settle(false);
+    for (const entry of [...this.pending.values()]) entry.settle(null);
   }
 }
+
+const hostPort = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);

@@ -4,7 +4,8 @@
 // are got from and put to every DHT as well.
 import type { MutableItem } from './item-store.js';
 import { canonicalHost, familyOf, type Family } from './compact.js';
-import type { AnnounceTarget, DhtNode, HostPort, OnPeer, RoutingNode, Searcher } from './node.js';
+import type { AnnounceTarget, DhtNode, HostPort, OnPeer, PutOptions, RoutingNode, Searcher } from './node.js';
+import type { SeqPool } from './seq-memory.js';
 
 /** What the group needs of a member; DhtNode has it (tests hand in fakes). */
 export type GroupMember = Searcher &
@@ -61,8 +62,9 @@ export class DhtGroup<Member extends GroupMember = DhtNode> implements Searcher,
 
   // ---- Searcher: every DHT walks; done when all are
 
-  async search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<void> {
-    await Promise.all(this.members.map((m) => m.search(id, onPeer, signal)));
+  async search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<number> {
+    const answered = await Promise.all(this.members.map((m) => m.search(id, onPeer, signal)));
+    return answered.reduce((a, b) => a + b, 0);
   }
 
   // ---- AnnounceTarget
@@ -91,17 +93,23 @@ export class DhtGroup<Member extends GroupMember = DhtNode> implements Searcher,
     await Promise.all(this.members.map((m) => m.getMutable?.(target, onItem, signal)));
   }
 
-  /** Puts on every DHT; resolves the nodes that stored it on all of them, rejects when none did. */
-  async putMutable(item: MutableItem, target: Buffer): Promise<number> {
-    const results = await Promise.allSettled(this.members.map((m) => m.putMutable?.(item, target) ?? Promise.resolve(0)));
+  /**
+   * Puts on every DHT; resolves the nodes that stored it on all of them. Rejects when none did, and with
+   * the refusal (301/302) when any DHT refused it: an item older than one DHT holds is not the newest.
+   */
+  async putMutable(item: MutableItem, target: Buffer, options?: PutOptions): Promise<number> {
+    const results = await Promise.allSettled(this.members.map((m) => m.putMutable?.(item, target, options) ?? Promise.resolve(0)));
     const stored = results.reduce((n, r) => n + (r.status === 'fulfilled' ? r.value : 0), 0);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (stored === 0 && failed) throw failed.reason;
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const refused = failures.find((r) => [301, 302].includes((r.reason as { code?: unknown }).code as number));
+    if (refused) throw refused.reason;
+    if (stored === 0 && failures[0]) throw failures[0].reason;
     return stored;
   }
 
-  storeItem(item: MutableItem, target: Buffer): void {
-    for (const m of this.members) m.storeItem?.(item, target);
+  /** Stores on every DHT's item store; false when any refused it (older than a seq held or seen). */
+  storeItem(item: MutableItem, target: Buffer, pool?: SeqPool): boolean {
+    return this.members.map((m) => m.storeItem?.(item, target, pool) ?? true).every(Boolean);
   }
 
   /** Our address per family as other nodes report it; null while unknown. */

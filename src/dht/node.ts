@@ -14,13 +14,22 @@ import { BlockList } from 'node:net';
 import { randomBytes } from '../identity/keys.js';
 import { canonicalHost, decodePeer, decodePeers, encodeNodes, encodePeer, familyOf, libraryCodec, NODES_KEY, parseNodes, REPLY_NODES, WANT, type Family } from './compact.js';
 import { ExternalAddress } from './external-address.js';
-import { DEFAULT_ITEM_LIMITS, ItemStore, verifyBep44, type ItemStoreOptions, type MutableItem } from './item-store.js';
+import { DEFAULT_ITEM_LIMITS, ItemStore, signedItemOf, verifyBep44, type ItemStoreOptions, type MutableItem } from './item-store.js';
 import { PeerStore } from './peer-store.js';
+import type { SeqPool } from './seq-memory.js';
 import { DhtSocket } from './socket.js';
 
 export interface HostPort {
   host: string;
   port: number;
+}
+
+/** BEP 44 put options (see putMutable). */
+export interface PutOptions {
+  /** BEP 44 `cas`: a node holding another seq for the key refuses with 301 */
+  cas?: number;
+  onItem?: (item: MutableItem) => void;
+  refuse?: () => { code: 301 | 302; message: string } | null;
 }
 
 export interface DhtNodeOptions {
@@ -52,7 +61,8 @@ export type OnPeer = (peer: PeerAddress, from?: string) => void;
 
 /** What the resolver needs: a search that reports addresses as they arrive. */
 export interface Searcher {
-  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<void>;
+  /** resolves when the walk ends, with how many nodes answered it (0: the DHT could not be reached) */
+  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<number>;
 }
 
 /** What the announcer needs. */
@@ -71,7 +81,7 @@ export interface RoutingNode {
 }
 
 // A node we heard from this recently counts as good (the Mainline rule, as in KadNode).
-const GOOD_NODE_AGE_MS = 15 * 60_000;
+export const GOOD_NODE_AGE_MS = 15 * 60_000;
 const MAX_BLOCKED = 1024;
 const ID_LENGTH = 20;
 
@@ -133,7 +143,7 @@ interface KrpcMessage {
 type QueryCallback = (err: Error | null, res?: unknown, peer?: unknown) => void;
 interface KrpcSocketInternals {
   query(peer: HostPort, message: KrpcMessage, cb?: QueryCallback): number | undefined;
-  on(event: 'response', listener: (message: KrpcMessage) => void): void;
+  on(event: 'response' | 'query', listener: (message: KrpcMessage) => void): void;
   response(peer: KrpcPeer, query: { t: unknown }, response: Record<string, unknown>, cb?: unknown): void;
   send(peer: KrpcPeer, message: Record<string, unknown>, cb?: unknown): void;
 }
@@ -141,14 +151,14 @@ type KrpcPeer = { address?: string; host?: string; port: number };
 /** bittorrent-dht's BEP 44 internals: the walk that collects write tokens, and put without its 999-byte check. */
 interface DhtInternals {
   _closest(target: Buffer, message: KrpcMessage, onReply: ((message: KrpcMessage, node: { host?: string; address?: string }) => boolean) | null, cb: (err: Error | null, n?: number) => void): void;
-  _put(opts: { k: Buffer; seq: number; sig: Buffer; v: Buffer }, cb: (err: (Error & { code?: unknown }) | null, key?: Buffer, n?: number) => void): void;
+  _put(opts: { k: Buffer; seq: number; sig: Buffer; v: Buffer; cas?: number }, cb: (err: (Error & { code?: unknown }) | null, key?: Buffer, n?: number) => void): void;
   _values: unknown;
   _tables: { get(key: string): unknown };
   _onput(query: KrpcMessage, peer: KrpcPeer): void;
   _validateToken(host: string, token: Uint8Array): boolean;
   _generateToken(host: string): Buffer;
   _ongetpeers(query: KrpcMessage, peer: KrpcPeer): void;
-  _rpc: { response(peer: KrpcPeer, query: KrpcMessage, response: Record<string, unknown>): void };
+  _rpc: { response(peer: KrpcPeer, query: KrpcMessage, response: Record<string, unknown>): void; error(peer: KrpcPeer, query: KrpcMessage, error: [number, string]): void };
 }
 interface RpcInternals {
   _nodesKey?: string;
@@ -205,6 +215,8 @@ export class DhtNode implements Searcher, AnnounceTarget {
   droppedQueries = 0;
   /** nodes kept out of the routing table because another node holds their address (routingSlot) */
   refusedSameAddress = 0;
+  /** KRPC datagrams: our queries, the replies to them (errors too), queries from others (the dashboard's reply ratio and UDP hints) */
+  readonly traffic = { sent: 0, replied: 0, received: 0 };
   private populating = false;
   /** `host|port` → nodes that left the routing table, oldest first (bounded by MAX_LOST) */
   private readonly lost = new Map<string, HostPort>();
@@ -319,16 +331,23 @@ export class DhtNode implements Searcher, AnnounceTarget {
   /**
    * BEP 44: a put of the item we already hold (same k, seq, v and sig) resets its timeout; the library
    * answers it with 302 ("sequence number less than current"), so a relay or publisher re-putting the
-   * same packet would look refused and the item would expire. Everything else goes to the library.
+   * same packet would look refused and the item would expire. The library compares only with the item
+   * it holds: a put older than the newest seq held or seen for the key (the item may have left the store)
+   * gets 302 here, and a `cas` that is not that seq 301. Everything else goes to the library.
    */
   private refreshEqualPuts(dht: DhtInternals): void {
     const onput = dht._onput.bind(dht);
     dht._onput = (query, peer) => {
       const a = query.a;
       const host = peer.address ?? peer.host ?? '';
-      if (a && a.k instanceof Uint8Array && a.sig instanceof Uint8Array && a.v instanceof Uint8Array && a.token instanceof Uint8Array && typeof a.seq === 'number' && a.salt === undefined && a.cas === undefined) {
+      if (a && a.k instanceof Uint8Array && a.sig instanceof Uint8Array && a.v instanceof Uint8Array && a.token instanceof Uint8Array && typeof a.seq === 'number' && a.salt === undefined) {
         const key = createHash('sha1').update(a.k).digest('hex');
-        const held = this.items.get(key);
+        const floor = this.items.floor(key);
+        if (floor !== undefined && !this.items.get(key) && dht._validateToken(host, a.token)) {
+          if (typeof a.cas === 'number' && a.cas !== floor) return dht._rpc.error(peer, query, [301, 'CAS mismatch, re-read and try again']);
+          if (a.seq < floor) return dht._rpc.error(peer, query, [302, 'sequence number less than current']);
+        }
+        const held = a.cas === undefined ? this.items.get(key) : undefined;
         const same = held?.k && held.sig && held.seq === a.seq && Buffer.from(held.k).equals(a.k) && Buffer.from(held.sig).equals(a.sig) && Buffer.from(held.v).equals(a.v);
         if (same && dht._validateToken(host, a.token)) {
           this.items.set(key, { ...held, id: a.id instanceof Uint8Array ? a.id : held.id });
@@ -388,14 +407,18 @@ export class DhtNode implements Searcher, AnnounceTarget {
     };
     // ... and the replies to our own queries (matched transactions, not any datagram) tell us ours.
     const ask = krpcSocket.query.bind(krpcSocket);
-    krpcSocket.query = (peer, message, cb) =>
-      ask(peer, message, (err, res, from) => {
+    krpcSocket.query = (peer, message, cb) => {
+      this.traffic.sent++;
+      return ask(peer, message, (err, res, from) => {
+        if (res) this.traffic.replied++;
         const ip = err ? undefined : (res as { ip?: unknown } | undefined)?.ip;
         const voter = (from as { address?: unknown } | undefined)?.address;
         const seen = ip instanceof Uint8Array ? decodePeer(ip) : null;
         if (seen && typeof voter === 'string' && familyOf(seen.host) === this.family) this.external.report(voter, seen.host);
         cb?.(err, res, from);
       });
+    };
+    krpcSocket.on('query', () => this.traffic.received++);
     krpcSocket.on('response', (message) => {
       const other = this.sibling;
       const list = other ? message.r?.[NODES_KEY[other.family]] : undefined;
@@ -585,7 +608,7 @@ export class DhtNode implements Searcher, AnnounceTarget {
     });
   }
 
-  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<void> {
+  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<number> {
     const dht = this.requireDht();
     const key = id.toString('hex');
     let listeners = this.peerListeners.get(key);
@@ -595,24 +618,24 @@ export class DhtNode implements Searcher, AnnounceTarget {
     }
     listeners.add(onPeer);
     this.activeSearches++;
-    return new Promise<void>((resolve) => {
+    return new Promise<number>((resolve) => {
       let finished = false;
-      const finish = () => {
+      const finish = (answered: number) => {
         if (finished) return;
         finished = true;
         this.activeSearches--;
         listeners.delete(onPeer);
         if (listeners.size === 0) this.peerListeners.delete(key);
         signal.removeEventListener('abort', onAbort);
-        resolve();
+        resolve(answered);
       };
-      const abortWalk = dht.lookup(id, (err) => {
+      const abortWalk = dht.lookup(id, (err, answered) => {
         if (err) this.log.debug(`search ${key}: ${err.message}`);
-        finish();
+        finish(typeof answered === 'number' ? answered : 0);
       });
       const onAbort = () => {
         abortWalk();
-        finish();
+        finish(0);
       };
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort);
@@ -640,10 +663,8 @@ export class DhtNode implements Searcher, AnnounceTarget {
    */
   getMutable(target: Buffer, onItem: (item: MutableItem) => void, signal: AbortSignal): Promise<void> {
     const dht = this.requireDht() as unknown as DhtInternals;
-    const local = this.items.get(target.toString('hex'));
-    if (local?.k && local.sig && typeof local.seq === 'number' && !local.salt) {
-      onItem({ k: Buffer.from(local.k), seq: local.seq, sig: Buffer.from(local.sig), v: Buffer.from(local.v) });
-    }
+    const local = signedItemOf(target, this.items.get(target.toString('hex')));
+    if (local) onItem(local);
     this.activeSearches++;
     return new Promise<void>((resolve) => {
       let finished = false;
@@ -659,10 +680,8 @@ export class DhtNode implements Searcher, AnnounceTarget {
         const r = message.r;
         const host = node.host ?? node.address ?? '';
         if (!r || this.blocked.has(host)) return true;
-        const { k, sig, seq, v, salt } = r;
-        if (!(k instanceof Uint8Array && sig instanceof Uint8Array && v instanceof Uint8Array) || typeof seq !== 'number' || salt !== undefined) return true;
-        if (!createHash('sha1').update(k).digest().equals(target)) return true;
-        onItem({ k: Buffer.from(k), seq, sig: Buffer.from(sig), v: Buffer.from(v) });
+        const found = signedItemOf(target, r);
+        if (found) onItem(found);
         return true;
       };
       dht._closest(target, { q: 'get', a: { id: this.nodeId, target } }, onReply, (err) => {
@@ -677,23 +696,38 @@ export class DhtNode implements Searcher, AnnounceTarget {
   /**
    * BEP 44 put of a signed item: walks to the target first (fresh write tokens from the closest nodes),
    * then puts. Resolves the number of nodes that stored it; rejects with the DHT's error when none did
-   * (`code` 302: they hold a newer seq, 301: CAS mismatch).
+   * (`code` 302: they hold a newer seq, 301: CAS mismatch). With `options.onItem` the items the walk
+   * meets (ours first, unchecked) are reported, and `options.refuse`, asked after the walk, can stop
+   * the put (it rejects with that code): the relay puts only what is newer than anything on the DHT.
    */
-  putMutable(item: MutableItem, target: Buffer): Promise<number> {
+  putMutable(item: MutableItem, target: Buffer, options: PutOptions = {}): Promise<number> {
     const dht = this.requireDht() as unknown as DhtInternals;
+    const { onItem, refuse, cas } = options;
+    const local = onItem && signedItemOf(target, this.items.get(target.toString('hex')));
+    if (local) onItem(local);
+    const onReply = (message: KrpcMessage): boolean => {
+      const found = signedItemOf(target, message.r);
+      if (found) onItem?.(found);
+      return true;
+    };
     return new Promise((resolve, reject) => {
-      dht._closest(target, { q: 'get', a: { id: this.nodeId, target } }, null, () => {
+      dht._closest(target, { q: 'get', a: { id: this.nodeId, target } }, onItem ? onReply : null, () => {
         if (this.dht?.destroyed !== false) return resolve(0);
         // Without the walk's table _put would walk again and end in put(), which throws for 1000 bytes.
         if (!dht._tables.get(target.toString('hex'))) return reject(new Error('no nodes to put to'));
-        dht._put({ k: item.k, seq: item.seq, sig: item.sig, v: item.v }, (err, _key, n) => (err ? reject(err) : resolve(n ?? 0)));
+        const refusal = refuse?.();
+        if (refusal) return reject(Object.assign(new Error(refusal.message), { code: refusal.code }));
+        dht._put({ k: item.k, seq: item.seq, sig: item.sig, v: item.v, ...(cas === undefined ? {} : { cas }) }, (err, _key, n) => (err ? reject(err) : resolve(n ?? 0)));
       });
     });
   }
 
-  /** Stores a signed item as if a node had put it (relay PUTs, our own packet), so gets find it here too. */
-  storeItem(item: MutableItem, target: Buffer): void {
-    this.items.set(target.toString('hex'), { v: item.v, k: item.k, sig: item.sig, seq: item.seq, id: this.nodeId });
+  /**
+   * Stores a signed item as if a node had put it (relay PUTs, our own packet), so gets find it here too;
+   * false when the store refuses it (older than a seq held or seen). `pool`: see SeqMemory.
+   */
+  storeItem(item: MutableItem, target: Buffer, pool: SeqPool = 'held'): boolean {
+    return this.items.set(target.toString('hex'), { v: item.v, k: item.k, sig: item.sig, seq: item.seq, id: this.nodeId }, pool);
   }
 
   private onPeer(peer: { host: string; port: number }, infoHash: Buffer, from: KrpcPeer | null): void {

@@ -1,6 +1,7 @@
 // The one UDP socket of the DHT port. Datagrams starting with "AUTH" belong to the auth module
-// (KadNode 1.x wire format), the rest to bittorrent-dht after the KRPC guard. bittorrent-dht gets
-// this object in place of a dgram socket (k-rpc-socket only uses send/address/close and events).
+// (KadNode 1.x wire format), those starting with "BOB" to the bob module (KadNode 2.x), the rest to
+// bittorrent-dht after the KRPC guard. bittorrent-dht gets this object in place of a dgram socket
+// (k-rpc-socket only uses send/address/close and events).
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
@@ -9,14 +10,16 @@ import { checkKrpc } from './guard.js';
 export type DatagramHandler = (msg: Buffer, rinfo: dgram.RemoteInfo) => void;
 
 const AUTH_MAGIC = Buffer.from('AUTH');
+const BOB_MAGIC = Buffer.from('BOB');
 
 export class DhtSocket extends EventEmitter {
   private readonly udp: dgram.Socket;
   private authHandler: DatagramHandler | null = null;
+  private bobHandler: DatagramHandler | null = null;
   /** addresses we neither hear nor talk to */
   isBlocked: (address: string) => boolean = () => false;
   private bound = false;
-  readonly counters = { krpc: 0, rejected: 0, auth: 0, libraryErrors: 0, blocked: 0 };
+  readonly counters = { krpc: 0, rejected: 0, auth: 0, bob: 0, libraryErrors: 0, blocked: 0 };
 
   constructor(private readonly log: Logger, private readonly family: 4 | 6 = 4) {
     super();
@@ -46,6 +49,11 @@ export class DhtSocket extends EventEmitter {
     this.authHandler = handler;
   }
 
+  /** BOB packets (KadNode 2.x) go here; until set they are dropped. */
+  setBobHandler(handler: DatagramHandler | null): void {
+    this.bobHandler = handler;
+  }
+
   sendRaw(buf: Buffer, port: number, address: string): void {
     if (this.isBlocked(address)) return;
     this.udp.send(buf, port, address, (err) => {
@@ -61,6 +69,11 @@ export class DhtSocket extends EventEmitter {
     if (msg.length >= 4 && msg.subarray(0, 4).equals(AUTH_MAGIC)) {
       this.counters.auth++;
       this.authHandler?.(msg, rinfo);
+      return;
+    }
+    if (msg.length >= 3 && msg.subarray(0, 3).equals(BOB_MAGIC)) {
+      this.counters.bob++;
+      this.bobHandler?.(msg, rinfo);
       return;
     }
     const problem = checkKrpc(msg, this.family);

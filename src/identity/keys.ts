@@ -1,8 +1,9 @@
 // ed25519 keys in libsodium's layout (secret key = 32-byte seed ‖ 32-byte public key), their hex
 // and z-base32 spellings, and reading secret keys from files.
-import { readFileSync, statSync } from 'node:fs';
-import sodium from 'sodium-native';
+import { randomFillSync } from 'node:crypto';
+import { ed25519, SIGNATURE_BYTES, signDetached as sign64, verifyDetached as verify64 } from './ed25519.js';
 import z32 from 'z32';
+import { readRegularFileSync } from '../util/read-file.js';
 
 export const PUBLIC_KEY_BYTES = 32;
 export const SECRET_KEY_BYTES = 64;
@@ -16,18 +17,14 @@ export interface KeyPair {
 }
 
 export function generateKeyPair(): KeyPair {
-  const publicKey = Buffer.alloc(PUBLIC_KEY_BYTES);
-  const secretKey = Buffer.alloc(SECRET_KEY_BYTES);
-  sodium.crypto_sign_keypair(publicKey, secretKey);
-  return { publicKey, secretKey };
+  const secretKey = ed25519.generate();
+  return { publicKey: Buffer.from(secretKey.subarray(32)), secretKey };
 }
 
 /** The public half of a libsodium secret key, checked against its seed. */
 export function publicKeyOf(secretKey: Buffer): Buffer {
-  const publicKey = Buffer.alloc(PUBLIC_KEY_BYTES);
-  const derived = Buffer.alloc(SECRET_KEY_BYTES);
-  sodium.crypto_sign_seed_keypair(publicKey, derived, secretKey.subarray(0, 32));
-  if (!derived.equals(secretKey)) throw new KeyError('secret key is not consistent (its last 32 bytes are not the public key of its seed)');
+  const publicKey = secretKey.length === SECRET_KEY_BYTES ? ed25519.publicKeyOfSeed(secretKey.subarray(0, 32)) : Buffer.alloc(0);
+  if (!publicKey.equals(secretKey.subarray(32))) throw new KeyError('secret key is not consistent (its last 32 bytes are not the public key of its seed)');
   return publicKey;
 }
 
@@ -64,41 +61,40 @@ export function encodeZ32Key(publicKey: Buffer): string {
 export function readSecretKeyText(value: string): string {
   if (!value.startsWith('@')) return value;
   const path = value.slice(1);
-  const cannot = (err: unknown) => new KeyError(`cannot read key file '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  let stat;
-  try {
-    stat = statSync(path);
-  } catch (err) {
-    throw cannot(err);
+  const read = readRegularFileSync(path, MAX_KEY_FILE_BYTES);
+  if (!read.ok) {
+    if (read.problem === 'not-regular') throw new KeyError(`key file '${path}' is ${read.kind}, not a regular file`);
+    if (read.problem === 'too-large') throw new KeyError(`key file '${path}' is too large (over ${read.maxBytes} bytes, a key is 128 hex characters)`);
+    throw new KeyError(`cannot read key file '${path}': ${read.error.code ?? read.error.message}`);
   }
-  if ((stat.mode & 0o077) !== 0) throw new KeyError(`key file '${path}' is readable by group or others (chmod 600 it)`);
-  // A directory, a device or a FIFO would throw EISDIR or never end; a key is 128 hex characters.
-  if (!stat.isFile()) throw new KeyError(`key file '${path}' is not a regular file`);
-  if (stat.size > MAX_KEY_FILE_BYTES) throw new KeyError(`key file '${path}' is too large (${stat.size} bytes, a key is 128 hex characters)`);
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch (err) {
-    throw cannot(err);
-  }
+  if ((read.stats.mode & 0o077) !== 0) throw new KeyError(`key file '${path}' is readable by group or others (chmod 600 it)`);
+  return read.bytes.toString('utf8').trim();
 }
 
 const MAX_KEY_FILE_BYTES = 4096;
 
+/** libsodium's combined form (crypto_sign): signature ‖ message. */
 export function sign(message: Buffer, secretKey: Buffer): Buffer {
-  const signed = Buffer.alloc(sodium.crypto_sign_BYTES + message.length);
-  sodium.crypto_sign(signed, message, secretKey);
-  return signed;
+  return Buffer.concat([sign64(message, secretKey), message]);
 }
 
 /** Opens a libsodium combined signature; null when it does not verify. */
 export function openSigned(signed: Buffer, publicKey: Buffer): Buffer | null {
-  if (signed.length < sodium.crypto_sign_BYTES || publicKey.length !== PUBLIC_KEY_BYTES) return null;
-  const message = Buffer.alloc(signed.length - sodium.crypto_sign_BYTES);
-  return sodium.crypto_sign_open(message, signed, publicKey) ? message : null;
+  if (signed.length < SIGNATURE_BYTES) return null;
+  const message = Buffer.from(signed.subarray(SIGNATURE_BYTES));
+  return verify64(signed.subarray(0, SIGNATURE_BYTES), message, publicKey) ? message : null;
+}
+
+/** A detached ed25519 signature (64 bytes). */
+export function signDetached(message: Buffer, secretKey: Buffer): Buffer {
+  return sign64(message, secretKey);
+}
+
+/** False for a wrong signature and for wrong lengths (never throws). */
+export function verifyDetached(signature: Buffer, message: Buffer, publicKey: Buffer): boolean {
+  return verify64(signature, message, publicKey);
 }
 
 export function randomBytes(length: number): Buffer {
-  const buf = Buffer.alloc(length);
-  sodium.randombytes_buf(buf);
-  return buf;
+  return randomFillSync(Buffer.alloc(length));
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { bobId, decodeBobName, isBobKey } from './bob.js';
 import { decodeZ32Key, KeyError, parseHexKey, publicKeyOf, SECRET_KEY_BYTES } from './keys.js';
 import type { KeyRing } from './patterns.js';
 
@@ -31,9 +32,11 @@ export function sanitizeQuery(query: string, tld: string): string {
 /**
  * raw: 40 hex, the id itself. plain: SHA-1 of the name. pkey: a public key (64 hex or 52 z-base32),
  * id = SHA-1 of its hex. skey: a secret key as a value id (128 hex), id = SHA-1 of its public key's
- * hex. pattern: a name matching a key pattern, id = SHA-1 of public key hex ‖ name.
+ * hex. pattern: a name matching a key pattern, id = SHA-1 of public key hex ‖ name. bob: a KadNode 2.x
+ * P-256 key name (52 Crockford base32 characters ending in 0 or g, src/identity/bob.ts), id = the
+ * first 20 bytes of its X, publicKey = X.
  */
-export type IdentifierKind = 'raw' | 'plain' | 'pkey' | 'skey' | 'pattern';
+export type IdentifierKind = 'raw' | 'plain' | 'pkey' | 'skey' | 'pattern' | 'bob';
 
 export interface Identifier {
   kind: IdentifierKind;
@@ -66,6 +69,13 @@ export function identify(query: string, tld: string, keys?: KeyRing, role: Role 
   if (rawPublicKey) {
     if (role === 'announce') throw new QueryError('a public key cannot be announced without its secret key (use the 128 hex characters of the secret key)');
     return { kind: 'pkey', name, id: sha1(rawPublicKey.toString('hex')), publicKey: rawPublicKey };
+  }
+  const bobKey = decodeBobName(name);
+  if (bobKey) {
+    // Never a plain name instead: anyone could announce SHA-1 of it, unverified.
+    if (!isBobKey(bobKey)) throw new QueryError('a KadNode 2.x key name (52 Crockford base32 characters ending in 0 or g) whose key is not a point of P-256');
+    if (role === 'announce') throw new QueryError('a KadNode 2.x key name is announced with --bob-load-key <key file>');
+    return { kind: 'bob', name, id: bobId(bobKey), publicKey: bobKey };
   }
   if (role === 'announce' && HEX128.test(name)) {
     let secretKey: Buffer;

@@ -1,6 +1,7 @@
 // Local peer discovery (KADNODE-1.x §9): BEP-14-like `BT-SEARCH` packets on a multicast group name our
-// DHT port; whoever receives one pings `<sender ip>:<Port>` through the DHT, and k-rpc adds the querier
-// on the other side, so two nodes on one LAN know each other after one packet, with no bootstrap peer.
+// DHT port, and KadNode 2.x's `DHT <port>` beside them (both: lpd-packet.ts); whoever receives one
+// pings `<sender ip>:<port>` through the DHT, and k-rpc adds the querier on the other side, so two
+// nodes on one LAN know each other after one packet, with no bootstrap peer.
 //
 // Unlike KadNode 1.x: the group is joined once per interface and kept (no EADDRINUSE on every tick,
 // issue #43); interfaces are rescanned every tick so one that comes up later is joined then; traffic
@@ -10,17 +11,16 @@
 // sends right after start cover the race with neighbours that start at the same moment.
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { Logger } from '../log.js';
+import { linuxInterfaceFlags, selectInterfaces, stripScope, type LpdInterface } from './lpd-interfaces.js';
+import { formatKadnode2LpdPacket, formatLpdPacket, parseLpdPacket, type LpdPacket } from './lpd-packet.js';
+
+export { linuxInterfaceFlags, selectInterfaces, type LpdInterface } from './lpd-interfaces.js';
+export { formatKadnode2LpdPacket, formatLpdPacket, lpdHost, LpdPacketError, MAX_PACKET_SIZE, parseLpdPacket, type LpdPacket, type LpdPacketFields } from './lpd-packet.js';
 
 export const LPD_PORT = 6771;
-/** A packet longer than this is not ours (ours are about 150 bytes). */
-export const MAX_PACKET_SIZE = 1024;
-const MAX_HEADERS = 16;
-const MAX_COOKIE = 64;
-const ZERO_INFOHASH = '0'.repeat(40);
 
 const DEFAULT_INTERVAL_MS = 5 * 60_000;
 /** after the send at start; see LpdOptions.quickDelaysMs */
@@ -32,169 +32,6 @@ const DEFAULT_MAX_PINGS = 100;
 const DEFAULT_SENDER_HOLD_MS = 60_000;
 /** bound of the sender table (it holds at most maxPings fresh entries anyway) */
 const MAX_SENDERS = 1024;
-
-// Interface flags (linux/if.h), as /sys/class/net/<name>/flags shows them.
-const IFF_UP = 0x1;
-const IFF_LOOPBACK = 0x8;
-const IFF_POINTOPOINT = 0x10;
-const IFF_MULTICAST = 0x1000;
-
-// ---------------------------------------------------------------- packet format
-
-export class LpdPacketError extends Error {}
-
-export interface LpdPacket {
-  /** the sender's DHT port */
-  port: number;
-  /** lowercase, 40 hex characters each; usually one */
-  infohashes: string[];
-  cookie?: string;
-  host?: string;
-}
-
-export interface LpdPacketFields {
-  group: string;
-  family: 4 | 6;
-  /** the port of the group, 6771 */
-  lpdPort: number;
-  /** our DHT port */
-  port: number;
-  cookie?: string;
-  infohash?: string;
-}
-
-/** `Host:` value: `239.192.152.143:6771` or `[ff15::efc0:988f]:6771`. */
-export function lpdHost(group: string, family: 4 | 6, lpdPort: number): string {
-  return family === 6 ? `[${group}]:${lpdPort}` : `${group}:${lpdPort}`;
-}
-
-/** The packet KadNode 1.x sends, plus BEP 14's `cookie` header. */
-export function formatLpdPacket(fields: LpdPacketFields): Buffer {
-  const lines = [
-    'BT-SEARCH * HTTP/1.0',
-    `Host: ${lpdHost(fields.group, fields.family, fields.lpdPort)}`,
-    `Port: ${fields.port}`,
-    `Infohash: ${fields.infohash ?? ZERO_INFOHASH}`,
-  ];
-  if (fields.cookie !== undefined) lines.push(`cookie: ${fields.cookie}`);
-  return Buffer.from(lines.join('\r\n') + '\r\n\r\n\r\n', 'latin1');
-}
-
-/**
- * Parses one datagram strictly: the request line `BT-SEARCH * HTTP/1.0` (or 1.1), header lines
- * `Name: value` (CRLF or LF), an empty line, then nothing but empty lines. `Port` is required once
- * (1..65535); `Infohash` may repeat (40 hex each); `cookie` and `Host` at most once; other headers are
- * ignored. Printable ASCII only, at most MAX_PACKET_SIZE bytes and MAX_HEADERS headers.
- * Throws LpdPacketError saying what is wrong.
- */
-export function parseLpdPacket(msg: Buffer): LpdPacket {
-  if (msg.length === 0) throw new LpdPacketError('empty packet');
-  if (msg.length > MAX_PACKET_SIZE) throw new LpdPacketError(`packet of ${msg.length} bytes (at most ${MAX_PACKET_SIZE})`);
-  const text = msg.toString('latin1');
-  if (!/^[\x20-\x7e\t\r\n]*$/.test(text)) throw new LpdPacketError('non-printable bytes');
-  const lines = text.split('\n').map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
-  if (lines.some((line) => line.includes('\r'))) throw new LpdPacketError('stray carriage return');
-  // what follows the last line feed is not a line; it must be empty
-  const unterminated = lines.pop()!;
-  if (!/^BT-SEARCH \* HTTP\/1\.[01]$/.test(lines[0] ?? unterminated)) throw new LpdPacketError('not a BT-SEARCH request line');
-
-  let port: number | undefined;
-  let cookie: string | undefined;
-  let host: string | undefined;
-  const infohashes: string[] = [];
-  let i = 1;
-  for (; i < lines.length && lines[i] !== ''; i++) {
-    if (i > MAX_HEADERS) throw new LpdPacketError(`more than ${MAX_HEADERS} headers`);
-    const header = /^([A-Za-z][A-Za-z0-9-]*):[ \t]*(.*?)[ \t]*$/.exec(lines[i]!);
-    if (!header) throw new LpdPacketError(`bad header line ${i + 1}`);
-    const name = header[1]!.toLowerCase();
-    const value = header[2]!;
-    if (name === 'port') {
-      if (port !== undefined) throw new LpdPacketError('Port header twice');
-      const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
-      if (!(n >= 1 && n <= 65535)) throw new LpdPacketError(`bad Port '${value}'`);
-      port = n;
-    } else if (name === 'infohash') {
-      if (!/^[0-9a-fA-F]{40}$/.test(value)) throw new LpdPacketError(`bad Infohash '${value}'`);
-      infohashes.push(value.toLowerCase());
-    } else if (name === 'cookie') {
-      if (cookie !== undefined) throw new LpdPacketError('cookie header twice');
-      if (!/^[\x21-\x7e]+$/.test(value) || value.length > MAX_COOKIE) throw new LpdPacketError('bad cookie');
-      cookie = value;
-    } else if (name === 'host') {
-      if (host !== undefined) throw new LpdPacketError('Host header twice');
-      host = value;
-    }
-  }
-  if (i >= lines.length) throw new LpdPacketError('headers not terminated by an empty line');
-  if (unterminated !== '' || lines.slice(i).some((line) => line !== '')) throw new LpdPacketError('content after the headers');
-  if (port === undefined) throw new LpdPacketError('no Port header');
-  const packet: LpdPacket = { port, infohashes };
-  if (cookie !== undefined) packet.cookie = cookie;
-  if (host !== undefined) packet.host = host;
-  return packet;
-}
-
-// ---------------------------------------------------------------- interfaces
-
-export interface LpdInterface {
-  name: string;
-  /** IPv4: the interface's address; IPv6: `::%<name>` (what addMembership/setMulticastInterface take) */
-  spec: string;
-  /** the address shown in logs */
-  address: string;
-}
-
-/** Interface flags from sysfs (Linux); undefined where there is none. */
-export function linuxInterfaceFlags(name: string): number | undefined {
-  if (!/^[^/\0]+$/.test(name) || name === '.' || name === '..') return undefined;
-  try {
-    const n = Number.parseInt(readFileSync(`/sys/class/net/${name}/flags`, 'utf8').trim(), 16);
-    return Number.isInteger(n) ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The interfaces to join and send on: up, multicast-capable, not loopback, not point-to-point, with an
- * address of the family (IPv6: link-local or global). `only` names interfaces explicitly (then loopback
- * and interfaces without the multicast flag are allowed: the operator or test knows better). Without
- * flags (no sysfs), `internal` stands for loopback; libuv lists only interfaces that are up.
- */
-export function selectInterfaces(
-  family: 4 | 6,
-  list: NodeJS.Dict<NetworkInterfaceInfo[]>,
-  flagsOf: (name: string) => number | undefined = linuxInterfaceFlags,
-  only?: readonly string[],
-): LpdInterface[] {
-  const chosen: LpdInterface[] = [];
-  for (const [name, infos] of Object.entries(list)) {
-    if (!infos || infos.length === 0) continue;
-    const explicit = only !== undefined;
-    if (explicit && !only.includes(name)) continue;
-    const flags = flagsOf(name);
-    if (flags !== undefined) {
-      if (!(flags & IFF_UP)) continue;
-      if (!explicit && (flags & IFF_LOOPBACK || flags & IFF_POINTOPOINT || !(flags & IFF_MULTICAST))) continue;
-    }
-    const usable = infos.filter((info) => {
-      if (info.family !== (family === 4 ? 'IPv4' : 'IPv6')) return false;
-      if (!explicit && info.internal) return false;
-      if (family === 6) return (explicit || info.address !== '::1') && !/^ff/i.test(info.address);
-      return true;
-    });
-    const first = usable[0];
-    if (!first) continue;
-    chosen.push({ name, spec: family === 4 ? first.address : `::%${name}`, address: first.address });
-  }
-  return chosen;
-}
-
-function stripScope(address: string): string {
-  const at = address.indexOf('%');
-  return (at < 0 ? address : address.slice(0, at)).toLowerCase();
-}
 
 // ---------------------------------------------------------------- service
 
@@ -488,9 +325,13 @@ export class LpdService {
     if (!socket || this.sending || this.joined.size === 0) return;
     this.sending = true;
     try {
-      const packet = formatLpdPacket({ group: this.group, family: this.family, lpdPort: this.lpdPort, port: this.dht.boundPort(), cookie: this.cookie });
+      // KadNode 1.x's packet and KadNode 2.x's, each ignored by the other generation
+      const packets = [
+        formatLpdPacket({ group: this.group, family: this.family, lpdPort: this.lpdPort, port: this.dht.boundPort(), cookie: this.cookie }),
+        formatKadnode2LpdPacket(this.dht.boundPort()),
+      ];
       this.log.debug(`${nodes} nodes known: send multicast message to find nodes on ${[...this.joined.keys()].join(', ')}.`);
-      for (const iface of [...this.joined.values()]) {
+      for (const [iface, packet] of [...this.joined.values()].flatMap((i) => packets.map((p) => [i, p] as const))) {
         if (!this.running || this.socket !== socket) return;
         try {
           socket.setMulticastInterface(iface.spec);
@@ -552,7 +393,7 @@ export class LpdService {
       this.counters.malformed++;
       return;
     }
-    // Without a cookie (KadNode 1.x), a packet from one of our addresses with our port is ours.
+    // Without a cookie (KadNode 1.x, and every `DHT <port>`), a packet from one of our addresses with our port is ours.
     if (packet.cookie === undefined && this.localAddresses.has(bare) && packet.port === this.dht.boundPort()) {
       this.counters.own++;
       return;
@@ -572,7 +413,7 @@ export class LpdService {
     this.senders.set(key, now);
     this.windowPings++;
     this.counters.pinged++;
-    this.log.debug(`Ping ${bare.includes(':') ? `[${host}]` : host}:${packet.port} (heard on the LAN).`);
+    this.log.debug(`Ping ${bare.includes(':') ? `[${host}]` : host}:${packet.port} (heard on the LAN${packet.format === 'kadnode2' ? ', KadNode 2.x' : ''}).`);
     try {
       this.dht.ping({ host, port: packet.port });
     } catch (err) {

@@ -1,10 +1,11 @@
 // Bootstrap peers: parsing `host`, `host:port`, `ip:port`, `[ipv6]:port` and resolving host names.
 import { lookup } from 'node:dns/promises';
-import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isIP } from 'node:net';
 import type { Logger } from '../log.js';
 import type { HostPort } from '../dht/node.js';
+import { nonRegularKind, readRegularFile } from '../util/read-file.js';
 
 export const DEFAULT_DHT_PORT = 6881;
 const MAX_LINE = 255;
@@ -51,15 +52,24 @@ export function parsePeerLines(content: string, source: string, log: Logger): Ho
   return peers;
 }
 
+/** 1000 peers of up to 255 characters, with room for comments. */
+export const MAX_PEER_FILE_BYTES = 1024 * 1024;
+
+/** What is wrong with a peer file that exists but is not a regular file (checked at start), or null. */
+export function peerFileProblem(path: string): string | null {
+  const kind = nonRegularKind(path);
+  return kind === null ? null : `peer file '${path}' is ${kind}, not a regular file`;
+}
+
 export async function readPeerFile(path: string, log: Logger): Promise<HostPort[]> {
-  let content: string;
-  try {
-    content = await readFile(path, 'utf8');
-  } catch (err) {
-    log.warn(`Cannot read peer file '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  const read = await readRegularFile(path, MAX_PEER_FILE_BYTES);
+  if (!read.ok) {
+    if (read.problem === 'not-regular') log.warn(`Cannot read peer file '${path}': it is ${read.kind}, not a regular file`);
+    else if (read.problem === 'too-large') log.warn(`Cannot read peer file '${path}': larger than ${read.maxBytes / 1024} KiB`);
+    else log.warn(`Cannot read peer file '${path}': ${read.error.code ?? read.error.message}`);
     return [];
   }
-  return parsePeerLines(content, path, log);
+  return parsePeerLines(read.bytes.toString('utf8'), path, log);
 }
 
 /** Resolve host names to addresses of the DHT's family; unresolvable ones are logged and left out. */

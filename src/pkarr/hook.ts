@@ -1,10 +1,13 @@
 // The resolver's "pkarr" step: the signed packet of a public key, from our own publisher, the cache, or a
 // BEP 44 get on the DHT. Every item is checked (size, signature, DNS packet, and a seq that never goes
-// back below the newest one seen for the key); the newest packet is cached until the smallest TTL in it
-// ends. TTLs are clamped to 30 s .. 1 day (PKARR's own clients use 5 min .. 1 day; 30 s lets an owner
-// move quickly without every query walking the DHT). A key without a packet is remembered for 30 s.
+// back below the newest one held or seen for the key: the daemon's SeqMemory, shared with the DHT's item
+// stores, so a packet another node put here counts too); the newest packet is cached until the smallest
+// TTL in it ends, or until a newer seq for the key is seen elsewhere. TTLs are clamped to 30 s .. 1 day
+// (PKARR's own clients use 5 min .. 1 day; 30 s lets an owner move quickly without every query walking
+// the DHT). A key without a packet is remembered for 30 s.
 import type { Answer, SrvAnswer } from 'dns-packet';
 import type { MutableItem } from '../dht/item-store.js';
+import { SeqMemory, type SeqPool } from '../dht/seq-memory.js';
 import { encodeZ32Key } from '../identity/keys.js';
 import type { Logger } from '../log.js';
 import type { PeerAddress, Resolution } from '../types.js';
@@ -65,16 +68,19 @@ const MAX_CHAIN = 8;
 export class PkarrHook {
   private readonly cache = new Map<string, PacketEntry>();
   private readonly misses = new Map<string, number>();
-  private readonly newest = new Map<string, number>();
+  /** newest seq per key, by target hex (the DHT's item stores use the same memory) */
+  private readonly seqs: SeqMemory;
   private readonly lookups = new Map<string, Lookup>();
   private own: OwnPackets | undefined;
   private stopped = false;
 
   constructor(
-    private readonly deps: { dht: ItemSource; log: Logger },
+    private readonly deps: { dht: ItemSource; log: Logger; seqs?: SeqMemory },
     readonly options: PkarrHookOptions = DEFAULT_PKARR_OPTIONS,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.seqs = deps.seqs ?? new SeqMemory();
+  }
 
   setOwn(own: OwnPackets | undefined): void {
     this.own = own;
@@ -92,7 +98,8 @@ export class PkarrHook {
     const entry = this.cache.get(key);
     const now = this.now();
     if (entry) {
-      if (entry.expiresAt > now) {
+      // Still fresh unless a newer seq was seen since (put to our item store, relayed, ...).
+      if (entry.expiresAt > now && entry.packet.seq >= (this.newestSeq(publicKey) ?? 0)) {
         this.cache.delete(key);
         this.cache.set(key, entry);
         return entry;
@@ -129,18 +136,19 @@ export class PkarrHook {
   /**
    * A checked packet from anywhere (a DHT reply, a relay PUT): cached when it is at least as new as the
    * newest seen for its key. 'older' when it goes back, 'same' when that seq is already known.
+   * `pool`: how it came (see SeqMemory): a get reply ('seen'), the relay ('relayed'), our own ('held').
    */
-  accept(packet: VerifiedPacket): 'newer' | 'same' | 'older' {
+  accept(packet: VerifiedPacket, pool: SeqPool = 'seen'): 'newer' | 'same' | 'older' {
     const key = packet.publicKey.toString('hex');
-    const newest = this.newest.get(key);
+    const newest = this.newestSeq(packet.publicKey);
     if (newest !== undefined && packet.seq < newest) return 'older';
+    this.seqs.note(targetOf(packet.publicKey).toString('hex'), packet.seq, pool);
     const current = this.cache.get(key);
     if (current && current.packet.seq === packet.seq) {
       // Seen again on the DHT: still current, so it may live another TTL.
       this.cache.set(key, this.entryOf(current.packet));
       return 'same';
     }
-    this.remember(this.newest, key, packet.seq, this.options.maxCached * 4);
     this.misses.delete(key);
     this.cache.delete(key);
     this.cache.set(key, this.entryOf(packet));
@@ -148,9 +156,9 @@ export class PkarrHook {
     return newest === packet.seq ? 'same' : 'newer';
   }
 
-  /** The newest seq seen for a key (cached or not). */
+  /** The newest seq held or seen for a key (cached or not). */
   newestSeq(publicKey: Buffer): number | undefined {
-    return this.newest.get(publicKey.toString('hex'));
+    return this.seqs.get(targetOf(publicKey).toString('hex'));
   }
 
   stats(): { cached: number; lookups: number } {
@@ -184,7 +192,7 @@ export class PkarrHook {
       let packet: VerifiedPacket;
       try {
         if (!item.k.equals(publicKey)) return;
-        packet = checkItem(item, this.newest.get(key));
+        packet = checkItem(item, this.newestSeq(publicKey));
       } catch (err) {
         if (err instanceof PacketError) this.deps.log.debug(`Item for ${name} refused: ${err.message}`);
         else this.deps.log.warn(`Item for ${name}: ${(err as Error).message}`);

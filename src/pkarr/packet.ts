@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { Answer } from 'dns-packet';
-import sodium from 'sodium-native';
+import { signDetached } from '../identity/ed25519.js';
 import { verifyBep44 } from '../dht/item-store.js';
 import { PUBLIC_KEY_BYTES, SECRET_KEY_BYTES } from '../identity/keys.js';
 
@@ -65,8 +65,7 @@ export function signPacket(secretKey: Buffer, v: Buffer, seq: number): SignedIte
   if (secretKey.length !== SECRET_KEY_BYTES) throw new PacketError('key', `secret key of ${secretKey.length} bytes (${SECRET_KEY_BYTES} expected)`);
   if (v.length > MAX_PACKET_BYTES) throw new PacketError('size', `DNS packet of ${v.length} bytes is over the ${MAX_PACKET_BYTES}-byte limit`);
   checkSeq(seq);
-  const signature = Buffer.alloc(SIGNATURE_BYTES);
-  sodium.crypto_sign_detached(signature, signable(seq, v), secretKey);
+  const signature = signDetached(signable(seq, v), secretKey);
   return { publicKey: Buffer.from(secretKey.subarray(32)), seq, signature, v };
 }
 

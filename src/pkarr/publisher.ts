@@ -64,6 +64,8 @@ export class PkarrPublisher implements OwnPackets {
   private nodesAtLast = 0;
   private lastStored = 0;
   private lastPublishedAt: number | null = null;
+  /** publications sent since start (whether or not a node stored them: lastStored tells) */
+  publishes = 0;
   private firstNodeAt: number | null = null;
   private warnedAuto = false;
 
@@ -131,7 +133,9 @@ export class PkarrPublisher implements OwnPackets {
     }
     const v = encodeDnsPacket(answers);
     if (v.length > MAX_PACKET_BYTES) throw new PacketError('size', `the PKARR packet of ${answers.length} records is ${v.length} bytes, over the ${MAX_PACKET_BYTES}-byte limit`);
-    const seq = Math.max(this.now() * 1000, this.lastSeq + 1);
+    // Never below a seq this node has seen for our key (the daemon's seq memory would refuse it).
+    const seen = this.deps.hook?.newestSeq(this.publicKey) ?? 0;
+    const seq = Math.max(this.now() * 1000, this.lastSeq + 1, seen + 1);
     const item = signPacket(this.deps.secretKey, v, seq);
     this.lastSeq = seq;
     return checkItem({ k: item.publicKey, sig: item.signature, seq: item.seq, v: item.v });
@@ -169,7 +173,7 @@ export class PkarrPublisher implements OwnPackets {
       this.current = packet;
       const item = { k: packet.publicKey, seq: packet.seq, sig: packet.signature, v: packet.v };
       dht.storeItem(item, this.target);
-      this.deps.hook?.accept(packet);
+      this.deps.hook?.accept(packet, 'held');
       let stored = 0;
       try {
         stored = await dht.putMutable(item, this.target);
@@ -184,6 +188,7 @@ export class PkarrPublisher implements OwnPackets {
       }
       this.lastStored = stored;
       this.lastPublishedAt = this.now();
+      this.publishes++;
       log.info(`Published ${this.z32}: seq ${packet.seq}, ${packet.answers.length} records, ${packet.v.length} bytes, stored on ${stored} nodes`);
     } catch (err) {
       log.error(`Cannot publish ${this.z32}: ${(err as Error).message}`);

@@ -2,10 +2,10 @@
 // public key (`@` is the key itself, `foo` is `foo.<z32>`), `;` or `#` start a comment outside quotes.
 // Types: A, AAAA, TXT, CNAME, SRV, HTTPS, SVCB. A/AAAA data `auto` is this node's address as the DHT sees
 // it. Errors name the file and the line. Pure apart from readZoneFile().
-import { readFileSync, statSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Answer } from 'dns-packet';
 import { ipToBytes } from '../dht/compact.js';
+import { readRegularFileSync } from '../util/read-file.js';
 
 export type ZoneType = 'A' | 'AAAA' | 'TXT' | 'CNAME' | 'SRV' | 'HTTPS' | 'SVCB';
 
@@ -347,13 +347,11 @@ export function usesAuto(records: ZoneRecord[]): boolean {
 }
 
 export function readZoneFile(path: string, origin?: string): ZoneRecord[] {
-  let text: string;
-  try {
-    if (statSync(path).size > MAX_ZONE_FILE) throw new ZoneError(`zone file '${path}' is larger than ${MAX_ZONE_FILE / 1024} KiB`);
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if (err instanceof ZoneError) throw err;
-    throw new ZoneError(`cannot read zone file '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  const read = readRegularFileSync(path, MAX_ZONE_FILE);
+  if (!read.ok) {
+    if (read.problem === 'not-regular') throw new ZoneError(`zone file '${path}' is ${read.kind}, not a regular file`);
+    if (read.problem === 'too-large') throw new ZoneError(`zone file '${path}' is larger than ${MAX_ZONE_FILE / 1024} KiB`);
+    throw new ZoneError(`cannot read zone file '${path}': ${read.error.code ?? read.error.message}`);
   }
-  return parseZone(text, { source: path, origin });
+  return parseZone(read.bytes.toString('utf8'), { source: path, origin });
 }

@@ -4,6 +4,7 @@ import net from 'node:net';
 import type { CommandTable } from '../commands.js';
 import type { Logger } from '../log.js';
 import { listenAll } from './listen.js';
+import { ConnectionSlots } from '../util/connection-slots.js';
 
 export interface ControlOptions {
   port: number;
@@ -16,7 +17,8 @@ const READ_TIMEOUT_MS = 5_000;
 
 export class ControlSurface {
   private servers: net.Server[] = [];
-  private readonly sockets = new Set<net.Socket>();
+  /** full: a new connection evicts the one idle the longest (util/connection-slots.ts) */
+  private readonly sockets = new ConnectionSlots<net.Socket>(MAX_CONNECTIONS);
 
   constructor(private readonly commands: CommandTable, private readonly log: Logger, private readonly options: ControlOptions) {}
 
@@ -33,23 +35,27 @@ export class ControlSurface {
   }
 
   private accept(socket: net.Socket): void {
-    if (this.sockets.size >= MAX_CONNECTIONS) {
+    const admission = this.sockets.admit(socket);
+    if (!admission.admitted) {
+      this.log.debug(`All ${MAX_CONNECTIONS} connections have a command in progress, closing a new one`);
       socket.destroy();
       return;
     }
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
+    if (admission.evicted) this.log.debug(`All ${MAX_CONNECTIONS} connections taken: closed the one idle longest`);
+    socket.on('close', () => this.sockets.release(socket));
     socket.on('error', () => socket.destroy());
     socket.setTimeout(READ_TIMEOUT_MS, () => socket.destroy());
     let buffered = '';
     const onData = (chunk: Buffer) => {
+      this.sockets.touch(socket);
       buffered += chunk.toString('utf8');
       const end = buffered.indexOf('\n');
       if (end < 0 && buffered.length <= MAX_REQUEST) return;
       socket.off('data', onData);
       socket.setTimeout(0);
       const line = end < 0 ? null : buffered.slice(0, end);
-      void this.reply(socket, line);
+      this.sockets.begin(socket);
+      void this.reply(socket, line).finally(() => this.sockets.end(socket));
     };
     socket.on('data', onData);
   }
@@ -63,7 +69,7 @@ export class ControlSurface {
   }
 
   async stop(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
+    this.sockets.destroyAll();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.servers = [];
   }

@@ -19,6 +19,7 @@ import { DnsForwarder, type Upstream } from './dns-forwarder.js';
 import { answerFor, DEFAULT_PACKET_CACHE_ENTRIES, DnsPacketCache, type Transport } from './dns-packet-cache.js';
 import { buildResponse, FrameReader, maxUdpSize, NEGATIVE_TTL, parseQuery, TCP_MAX_SIZE, tcpFrame, truncatedAnswer, type DnsQuery, type Rcode } from './dns-message.js';
 import { DEFAULT_DNS_RATE_LIMIT, SourceRateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { ConnectionSlots } from '../util/connection-slots.js';
 
 export { FrameReader } from './dns-message.js';
 
@@ -67,6 +68,13 @@ export interface DnsServerDeps {
   resolver: NameResolver;
   log: Logger;
   options: DnsServerOptions;
+  /** told of every answer sent (the dashboard's and /metrics' figures) */
+  observer?: AnswerObserver;
+}
+
+/** Runs on every answer, packet-cache hits too: it must be cheap. `startedAt`: performance.now() at arrival. */
+export interface AnswerObserver {
+  onAnswer(transport: 'udp' | 'tcp' | 'https', answer: Buffer, startedAt: number): void;
 }
 
 export interface BoundSocket {
@@ -98,9 +106,11 @@ export class DnsServer {
   private readonly log: Logger;
   private readonly options: DnsServerOptions;
   private readonly forwarder: DnsForwarder | null;
+  private readonly observer: AnswerObserver | null;
   private udp: dgram.Socket[] = [];
   private tcp: net.Server[] = [];
-  private readonly connections = new Set<net.Socket>();
+  /** full: a new connection evicts the one idle the longest (util/connection-slots.ts) */
+  private readonly connections = new ConnectionSlots<net.Socket>(MAX_TCP_CONNECTIONS);
   private pending = 0;
   private readonly limiter: SourceRateLimiter | null;
   private readonly changes: ChangeCounter | null;
@@ -113,6 +123,7 @@ export class DnsServer {
   constructor(deps: DnsServerDeps) {
     this.resolver = deps.resolver;
     this.log = deps.log.child('DNS');
+    this.observer = deps.observer ?? null;
     this.options = deps.options;
     const rateLimit = deps.options.rateLimit === undefined ? DEFAULT_DNS_RATE_LIMIT : deps.options.rateLimit;
     this.limiter = rateLimit ? new SourceRateLimiter(rateLimit) : null;
@@ -219,7 +230,7 @@ export class DnsServer {
 
   private async closeAll(): Promise<void> {
     this.forwarder?.stop();
-    for (const socket of this.connections) socket.destroy();
+    this.connections.destroyAll();
     const udp = this.udp.map((s) => new Promise<void>((done) => s.close(() => done())));
     const tcp = this.tcp.map((s) => new Promise<void>((done) => s.close(() => done())));
     this.udp = [];
@@ -231,12 +242,18 @@ export class DnsServer {
     // Over the limit, UDP is dropped: an answer (even REFUSED) to a spoofed source address would make us
     // a reflector, and a real client simply retries once its bucket has refilled.
     if (!this.withinRate(peer.address)) return;
+    const startedAt = this.observer ? performance.now() : 0;
     // A hit is sent at once, without a promise in between: this is the path that takes the load.
     const { hit, key, generation } = this.cached(msg, 'udp');
-    if (hit !== null) return this.sendUdp(socket, hit, peer);
+    if (hit !== null) {
+      this.observer?.onAnswer('udp', hit, startedAt);
+      return this.sendUdp(socket, hit, peer);
+    }
     this.resolveAndBuild(msg, hostPort(peer.address, peer.port), null, key, generation, undefined)
       .then((response) => {
-        if (response && !this.stopping) this.sendUdp(socket, response, peer);
+        if (!response || this.stopping) return;
+        this.observer?.onAnswer('udp', response, startedAt);
+        this.sendUdp(socket, response, peer);
       })
       .catch((err) => this.log.warn(`UDP query from ${hostPort(peer.address, peer.port)}: ${oneLine(err)}`));
   }
@@ -252,12 +269,13 @@ export class DnsServer {
 
   private onTcp(socket: net.Socket): void {
     const from = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-    if (this.stopping || this.connections.size >= MAX_TCP_CONNECTIONS) {
-      this.log.debug(`Too many TCP connections, closing ${from}`);
+    const admission = this.stopping ? { admitted: false as const } : this.connections.admit(socket);
+    if (!admission.admitted) {
+      this.log.debug(`All ${MAX_TCP_CONNECTIONS} TCP connections have a query in progress, closing ${from}`);
       socket.destroy();
       return;
     }
-    this.connections.add(socket);
+    if (admission.evicted) this.log.debug(`All ${MAX_TCP_CONNECTIONS} TCP connections taken: closed the one idle longest (${hostPort(admission.evicted.remoteAddress ?? '?', admission.evicted.remotePort ?? 0)}) for ${from}`);
     const conn: TcpConnection = { waiting: 0, source: socket.remoteAddress ?? '?' };
     const frames = new FrameReader();
     let unanswered = 0;
@@ -266,7 +284,7 @@ export class DnsServer {
       if (peerDone && unanswered === 0) socket.end();
     };
 
-    socket.on('close', () => this.connections.delete(socket));
+    socket.on('close', () => this.connections.release(socket));
     socket.on('error', (err) => this.log.debug(`TCP connection ${from}: ${oneLine(err)}`));
     socket.setTimeout(this.options.tcpIdleMs ?? TCP_IDLE_MS);
     socket.on('timeout', () => {
@@ -278,17 +296,22 @@ export class DnsServer {
       finishIfDone();
     });
     socket.on('data', (chunk: Buffer) => {
+      this.connections.touch(socket);
       const ok = frames.push(chunk, (frame) => {
         unanswered++;
+        this.connections.begin(socket);
+        const startedAt = this.observer ? performance.now() : 0;
         this.respond(frame, from, conn)
           .then((response) => {
             if (!response || socket.destroyed || !socket.writable) return;
+            this.observer?.onAnswer('tcp', response, startedAt);
             socket.write(tcpFrame(response));
             if (socket.writableLength > MAX_UNREAD_BYTES) socket.destroy();
           })
           .catch((err) => this.log.warn(`TCP query from ${from}: ${oneLine(err)}`))
           .finally(() => {
             unanswered--;
+            this.connections.end(socket);
             finishIfDone();
           });
       });
@@ -304,8 +327,11 @@ export class DnsServer {
    * (no UDP size limit, same limits per source), or null for a message that gets no answer. Works without
    * start() (DNS port 0).
    */
-  answer(msg: Buffer, source: string): Promise<Buffer | null> {
-    return this.respond(msg, `${source} (https)`, { waiting: 0, source });
+  async answer(msg: Buffer, source: string): Promise<Buffer | null> {
+    const startedAt = this.observer ? performance.now() : 0;
+    const response = await this.respond(msg, `${source} (https)`, { waiting: 0, source });
+    if (response) this.observer?.onAnswer('https', response, startedAt);
+    return response;
   }
 
   /**

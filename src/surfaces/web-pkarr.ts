@@ -6,6 +6,8 @@
 import type http from 'node:http';
 import dnsPacket from 'dns-packet';
 import { RELAY_CONTENT_TYPE, type PkarrRelay } from '../pkarr/relay.js';
+import { pageHeader } from './web-origin.js';
+import type { WebDashboard } from './web-dashboard.js';
 
 export interface DnsAnswerer {
   answer(msg: Buffer, source: string): Promise<Buffer | null>;
@@ -14,6 +16,8 @@ export interface DnsAnswerer {
 export interface WebExtras {
   doh?: DnsAnswerer | null;
   relay?: PkarrRelay | null;
+  /** GET / (the dashboard), its assets, /api/state and /metrics (web-dashboard.ts) */
+  dashboard?: WebDashboard | null;
 }
 
 const DNS_MESSAGE = 'application/dns-message';
@@ -133,6 +137,9 @@ async function relay(req: http.IncomingMessage, res: http.ServerResponse, key: s
       return send(res, 200, result.payload, { ...headers, 'Content-Type': RELAY_CONTENT_TYPE });
     }
     case 'PUT': {
+      // A page must not publish through the visitor's relay (web-origin.ts); pkarr clients send none of these.
+      const fromPage = pageHeader(req.headers);
+      if (fromPage) return send(res, 403, `PUT changes the relay: not for web pages (the request carried ${fromPage}).\n`, CORS);
       if (!relay.allowPut(source)) return send(res, 429, 'Too many requests, try again later.\n', { ...CORS, 'Retry-After': 6 });
       if (tooLarge(req, relay.maxPayload)) return send(res, 413, `Payload over ${relay.maxPayload} bytes.\n`, { ...CORS, Connection: 'close' });
       const body = await readBody(req, relay.maxPayload);
@@ -140,7 +147,7 @@ async function relay(req: http.IncomingMessage, res: http.ServerResponse, key: s
       const ifMatch = req.headers['if-match'];
       const result = await relay.put(key, body, typeof ifMatch === 'string' ? ifMatch : undefined);
       if (result.status === 204) return send(res, 204, '', { ...CORS, 'Pkarr-Dht-Stored-Nodes': result.stored });
-      return send(res, result.status, result.message + '\n', CORS);
+      return send(res, result.status, result.message + '\n', result.status === 503 ? { ...CORS, 'Retry-After': 1 } : CORS);
     }
     default:
       return send(res, 405, 'Method not allowed.\n', { ...CORS, Allow: 'GET, HEAD, PUT, OPTIONS' });

@@ -1,37 +1,34 @@
 // The web interface: HTTP/1.1 on loopback. GET /lookup?<name>, /announce?<name>[:<port>],
 // /blacklist?<addr>, /status — the same commands as the console, with real status codes
 // (KadNode 1.x answered bare bodies without a status line). With `extras`, also DNS over HTTPS on
-// /dns-query and the PKARR relay API on /{z32} (web-pkarr.ts).
+// /dns-query, the PKARR relay API on /{z32} (web-pkarr.ts), and the dashboard on / with /metrics
+// (web-dashboard.ts). Every route serves only this server's own Host names, and nothing that changes
+// the daemon runs for a web page (web-origin.ts).
 import http from 'node:http';
 import type net from 'node:net';
 import type { CommandTable, ResultKind } from '../commands.js';
 import type { Logger } from '../log.js';
 import { listenAll } from './listen.js';
+import { ConnectionSlots } from '../util/connection-slots.js';
 import { handleExtraRoute, type WebExtras } from './web-pkarr.js';
+import { checkHost, pageHeader } from './web-origin.js';
 
 export interface WebOptions {
   port: number;
   addresses: string[];
+  /** --web-host: names besides the bound address and localhost that Host may carry (canonicalHost form) */
+  hosts?: ReadonlySet<string>;
 }
 
-/** `changesState`: a web page must not be able to make a visitor's browser run it (see fromWebPage). */
+const NO_NAMES: ReadonlySet<string> = new Set();
+
+/** `changesState`: a web page must not be able to make a visitor's browser run it (see web-origin.ts). */
 const ROUTES: Record<string, { command: string; takesArgument: boolean; changesState: boolean }> = {
   '/lookup': { command: 'lookup', takesArgument: true, changesState: false },
   '/announce': { command: 'announce', takesArgument: true, changesState: true },
   '/blacklist': { command: 'blacklist', takesArgument: true, changesState: true },
   '/status': { command: 'status', takesArgument: false, changesState: false },
 };
-
-/**
- * A request a web page made the browser send (a link, an image, fetch(), a form; also a page on a name
- * rebound to 127.0.0.1), as opposed to curl, kadnode-ctl, scripts or a URL typed into the address bar.
- * Browsers since 2020 send Sec-Fetch-Site on every request ('none' when the user typed the URL); older
- * ones at least send Origin with fetch() and forms. Command-line clients send neither.
- */
-function fromWebPage(req: http.IncomingMessage): boolean {
-  const site = req.headers['sec-fetch-site'];
-  return (site !== undefined && site !== 'none') || req.headers.origin !== undefined;
-}
 
 const STATUS_OF: Record<ResultKind, number> = { ok: 200, usage: 400, notfound: 404, timeout: 504, busy: 503, failed: 500 };
 
@@ -49,6 +46,9 @@ export class WebSurface {
   constructor(private readonly commands: CommandTable, private readonly log: Logger, private readonly options: WebOptions, private readonly extras: WebExtras = {}) {}
 
   async start(): Promise<void> {
+    // Not server.maxConnections, which refuses newcomers once full: a newcomer evicts the connection idle
+    // the longest (no request in progress; slow headers are not a request yet), shared by all addresses.
+    const slots = new ConnectionSlots<net.Socket>(MAX_CONNECTIONS);
     this.servers = await listenAll(this.options.addresses, this.options.port, 'tcp', () => {
       const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: MAX_HEADERS, connectionsCheckingInterval: CHECK_INTERVAL_MS }, (req, res) => {
         this.handle(req, res).catch((err: Error) => {
@@ -56,7 +56,14 @@ export class WebSurface {
           if (!res.headersSent) this.send(res, 500, 'Internal error.\n');
         });
       });
-      server.maxConnections = MAX_CONNECTIONS;
+      server.on('connection', (socket: net.Socket) => {
+        if (!slots.admit(socket).admitted) return void socket.destroy();
+        socket.once('close', () => slots.release(socket));
+      });
+      server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+        slots.begin(req.socket);
+        res.once('close', () => slots.end(req.socket));
+      });
       // Requests Node cannot parse still get a status line (as Node's default handler does).
       server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
         if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
@@ -76,6 +83,12 @@ export class WebSurface {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // Before any route (DoH and the relay too): a page on a name rebound to 127.0.0.1 gets nothing.
+    const host = checkHost(req.headers.host, req.socket.localAddress, this.options.hosts ?? NO_NAMES);
+    if (!host.ok) {
+      this.log.debug(`Refused ${req.method} with ${host.reason}`);
+      return this.send(res, 421, `Refused: ${host.reason}. Use the address, localhost, or a name given with --web-host.\n`);
+    }
     if ((req.url ?? '/').length <= MAX_URL && (await handleExtraRoute(req, res, this.extras))) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
@@ -91,8 +104,10 @@ export class WebSurface {
       return this.send(res, 400, 'Bad request target.\n');
     }
     const path = url.pathname;
+    // The dashboard (/, /assets/*, /api/state) and /metrics: read-only, web-dashboard.ts.
+    if (this.extras.dashboard && (await this.extras.dashboard.handle(path, req, res))) return;
     const route = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
-    if (!route) return this.send(res, 404, `Unknown path. Try ${Object.keys(ROUTES).join(', ')}.\n`);
+    if (!route) return this.send(res, 404, `Unknown path. Try ${[...(this.extras.dashboard ? ['/', '/metrics'] : []), ...Object.keys(ROUTES)].join(', ')}.\n`);
     let argument = '';
     try {
       argument = decodeURIComponent(url.search.slice(1).replace(/\+/g, ' ')).trim();
@@ -101,8 +116,9 @@ export class WebSurface {
     }
     if (route.takesArgument && (!argument || /\s/.test(argument))) return this.send(res, 400, `Usage: ${path}?<argument>\n`);
     if (!route.takesArgument && argument) return this.send(res, 400, `Usage: ${path}\n`);
-    if (route.changesState && fromWebPage(req)) {
-      this.log.debug(`Refused ${path} requested by a web page (Sec-Fetch-Site: ${String(req.headers['sec-fetch-site'] ?? '-')}, Origin: ${String(req.headers.origin ?? '-').slice(0, 100)})`);
+    const fromPage = route.changesState ? pageHeader(req.headers) : null;
+    if (fromPage) {
+      this.log.debug(`Refused ${path} requested by a web page (it sent ${fromPage})`);
       return this.send(res, 403, `${path} changes the daemon: not for web pages. Use kadnode-ctl, curl, or type the URL.\n`);
     }
     const result = await this.commands.run(route.takesArgument ? `${route.command} ${argument}` : route.command);

@@ -74,9 +74,9 @@ test('npm pack tarball: global install into a temporary prefix', { timeout: 300_
   });
 
   await t.test('the installed daemon runs on loopback; the installed kadnode-ctl talks to it', { skip: gate() }, async () => {
-    const [dht, cmd] = await pickPorts(2);
+    const [dht, cmd, web] = await pickPorts(3);
     const peerfile = emptyPeerFile(tmp.path);
-    const child = spawn(join(prefix, 'bin', 'kadnode'), ['--port', String(dht), '--dht-addr', '127.0.0.1', '--dns-port', '0', '--nss-port', '0', '--web-port', '0', '--cmd-port', String(cmd), '--peerfile', peerfile, '--value-id', 'installed.p2p', '--lpd-disable', '--fwd-disable', '--cmd-disable-stdin'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(join(prefix, 'bin', 'kadnode'), ['--port', String(dht), '--dht-addr', '127.0.0.1', '--dns-port', '0', '--nss-port', '0', '--web-port', String(web), '--web-addr', '127.0.0.1', '--cmd-port', String(cmd), '--peerfile', peerfile, '--value-id', 'installed.p2p', '--lpd-disable', '--fwd-disable', '--cmd-disable-stdin'], { stdio: ['ignore', 'ignore', 'pipe'] });
     const unregister = registerCleanup(() => {
       try {
         process.kill(child.pid!, 'SIGKILL');
@@ -93,6 +93,12 @@ test('npm pack tarball: global install into a temporary prefix', { timeout: 300_
       const r = await run(undefined, join(prefix, 'bin', 'kadnode-ctl'), ['-p', String(cmd), 'lookup', 'installed.p2p']);
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /127\.0\.0\.1:/);
+      // the dashboard's script (compiled into dist/) and uPlot (resolved from the installed dependencies)
+      for (const [path, text] of [['/assets/client.js', '/api/state'], ['/assets/uPlot.min.js', 'uPlot']]) {
+        const asset = await fetch(`http://127.0.0.1:${web}${path}`, { signal: AbortSignal.timeout(10_000) });
+        assert.equal(asset.status, 200, path);
+        assert.ok((await asset.text()).includes(text!), path);
+      }
       child.kill('SIGTERM');
       assert.equal(await exited, 0, stderr);
     } finally {

@@ -358,7 +358,7 @@ describe('--user (root)', { skip: skipUnlessRoot, timeout: 120_000 }, () => {
     const r = await run(undefined, 'runuser', ['-u', 'nobody', '--', process.execPath, kadnodeBin, '--config', f]);
     oneErrorLine(r, `kadnode: ${f}: Cannot open the configuration file: permission denied`);
     // and --user needs root
-    const r2 = await run(undefined, 'runuser', ['-u', 'nobody', '--', process.execPath, kadnodeBin, '--user', 'root', '--peerfile', '/dev/null']);
+    const r2 = await run(undefined, 'runuser', ['-u', 'nobody', '--', process.execPath, kadnodeBin, '--user', 'root', '--peerfile', peerfile]);
     oneErrorLine(r2, 'kadnode: --user root needs root (running as uid 65534)');
   });
 });

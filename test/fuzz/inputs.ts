@@ -259,7 +259,7 @@ export interface AuthInput {
 }
 export const authPacket: fc.Arbitrary<AuthInput> = fc.record({
   id: fc.constantFrom('ours', 'pending', 'random'),
-  length: fc.oneof({ weight: 3, arbitrary: fc.constantFrom(40, 104) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 200 }) }),
+  length: fc.oneof({ weight: 3, arbitrary: fc.constantFrom(40, 47, 59, 104, 105) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 200 }) }),
   bytes: fc.uint8Array({ minLength: 200, maxLength: 200 }),
   fromPeer: fc.boolean(),
 });

@@ -85,3 +85,46 @@ test('no follow-ups once K nodes hold the value', async (t) => {
   assert.equal(a.portFor(Buffer.alloc(20)), undefined);
   a.stop();
 });
+
+test('a name never lapses on its storing nodes across several intervals, slow walks included', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const { DEFAULT_ANNOUNCER_OPTIONS } = await import('../../src/dht/announcer.js');
+  const { PeerStore } = await import('../../src/dht/peer-store.js');
+  const { STORAGE_LIMITS } = await import('../../src/daemon.js');
+  // storing nodes as the common implementations keep announcements: jech's DHT (KadNode 1.x / 2.x) and ours
+  const stores = [32 * 60_000, STORAGE_LIMITS.maxAgeMs].map((maxAgeMs) => new PeerStore({ maxAgeMs, maxTotal: 16, maxPerId: 8, maxReply: 8, now: () => Date.now() }));
+  const peer = Buffer.from([10, 201, 0, 2, 0x1a, 0xe1]);
+  const key = value.id.toString('hex');
+  let walks = 0;
+  // Every third walk is slow (3 minutes, storing at its end); the others store at once: the worst case is
+  // an early store followed by a late one.
+  const dht: AnnounceTarget = {
+    nodeCount: () => 100,
+    onNodeAdded: () => undefined,
+    announce: () =>
+      new Promise((resolve) => {
+        const slow = ++walks % 3 === 0;
+        const store = () => stores.forEach((s) => s.add(key, peer));
+        if (!slow) store();
+        setTimeout(() => {
+          if (slow) store();
+          resolve(20);
+        }, slow ? 180_000 : 200);
+      }),
+  };
+  const a = new Announcer(dht, silentLogger, DEFAULT_ANNOUNCER_OPTIONS, () => Date.now());
+  a.add(value);
+  a.start();
+  await flush();
+  const gaps: string[] = [];
+  for (let ms = 0; ms < 4 * 60 * 60_000; ms += 10_000) {
+    t.mock.timers.tick(10_000);
+    await flush();
+    stores.forEach((s, i) => {
+      if (s.get(key).length === 0) gaps.push(`store ${i} empty at ${ms / 60_000} min`);
+    });
+  }
+  a.stop();
+  assert.ok(walks >= 8, `announced ${walks} times in 4 hours`);
+  assert.deepEqual(gaps.slice(0, 5), []);
+});

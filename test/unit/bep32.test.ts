@@ -225,12 +225,13 @@ class FakeDht implements GroupMember {
     private readonly acks: number,
     private readonly nodes = 3,
   ) {}
-  async search(_id: Buffer, onPeer: (peer: PeerAddress) => void, signal: AbortSignal): Promise<void> {
+  async search(_id: Buffer, onPeer: (peer: PeerAddress) => void, signal: AbortSignal): Promise<number> {
     for (const peer of this.found) {
       await new Promise((r) => setTimeout(r, 5));
-      if (signal.aborted) return;
+      if (signal.aborted) return 0;
       onPeer(peer);
     }
+    return this.nodes;
   }
   nodeCount = () => this.nodes;
   announce = async () => this.acks;

@@ -158,6 +158,14 @@ describe('reading the file', () => {
     assert.throws(() => readConfigFile(dir), { message: `${dir}: A file expected, this is a directory` });
   });
 
+  test('a device, a FIFO: refused at once, naming what they are (never read, never waited on)', () => {
+    const fifo = join(dir, 'fifo.conf');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    assert.throws(() => readConfigFile('/dev/zero'), { message: '/dev/zero: A file expected, this is a character device' });
+    // an open() of a FIFO without a writer would block here for good (the test runner's time-out ends it)
+    assert.throws(() => readConfigFile(fifo), { message: `${fifo}: A file expected, this is a FIFO (named pipe)` });
+  });
+
   test('an unreadable file', () => {
     const p = join(dir, 'secret.conf');
     writeFileSync(p, '--port 1\n');
@@ -201,4 +209,26 @@ test('packaging/kadnode.conf is accepted and gives the defaults', () => {
   assert.equal(config.cmdPort, defaults.cmdPort);
   assert.equal(config.queryTld, defaults.queryTld);
   assert.equal(config.daemon, false);
+});
+
+test('--pkarr-key and --pkarr-zone both in a config file: the pair rule runs once, on the whole set', async () => {
+  const { generateKeyPair } = await import('../../src/identity/keys.js');
+  const dir = mkdtempSync(join(tmpdir(), 'kadnode-pkarr-conf-'));
+  try {
+    const zone = join(dir, 'zone.txt');
+    writeFileSync(zone, '@ 300 A 10.201.0.2\n');
+    const key = generateKeyPair().secretKey.toString('hex');
+    const conf = join(dir, 'kadnode.conf');
+    writeFileSync(conf, `--pkarr-key ${key}\n--pkarr-zone ${zone}\n`);
+    chmodSync(conf, 0o600);
+    const config = buildConfig(readConfigFile(conf).options);
+    assert.equal(config.pkarr?.records.length, 1);
+    // alone, each still needs the other, and a bad value still names its line
+    writeFileSync(conf, `--pkarr-zone ${zone}\n`);
+    assert.throws(() => buildConfig(readConfigFile(conf).options), { message: '--pkarr-zone needs --pkarr-key' });
+    writeFileSync(conf, `--port 6882\n--pkarr-key 1234\n`);
+    assert.throws(() => readConfigFile(conf), (err: Error) => err.message.startsWith(`${conf}:2: Invalid --pkarr-key`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -58,3 +58,11 @@ test('peer addresses and peer file lines', () => {
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /^peers\.txt:4: /);
 });
+
+test('--web-host: names and addresses in one spelling; anything else is a one-line error', () => {
+  assert.deepEqual(buildConfig({}).webHosts, []);
+  assert.deepEqual(buildConfig({ 'web-host': ['KadNode.LAN', '[FD20::1]', '192.0.2.1'] }).webHosts, ['kadnode.lan', 'fd20::1', '192.0.2.1']);
+  for (const bad of ['kadnode.lan:8053', 'http://kadnode.lan', '*.lan', '']) {
+    assert.throws(() => buildConfig({ 'web-host': [bad] }), (err: Error) => err instanceof ConfigError && /^Invalid --web-host: '.*' \(a host name or an IP address expected\)$/.test(err.message), bad);
+  }
+});

@@ -181,15 +181,15 @@ test('AUTH over IPv6: the challenge leaves on the IPv6 socket, the reply comes b
   const groupB = new DhtGroup([b4, b6]);
   const keys = generateKeyPair();
   const id = randomBytes(20);
-  const verifier = new AuthModule({ send: (p, port, addr) => groupA.sendRaw(p, port, addr), secretKeyFor: () => undefined, log: silentLogger });
-  const holder = new AuthModule({ send: (p, port, addr) => groupB.sendRaw(p, port, addr), secretKeyFor: (x) => (x.equals(id) ? keys.secretKey : undefined), log: silentLogger });
+  const verifier = new AuthModule({ send: (p, port, addr) => groupA.sendRaw(p, port, addr), secretKeyFor: () => undefined, isOwnAddress: () => false, log: silentLogger });
+  const holder = new AuthModule({ send: (p, port, addr) => groupB.sendRaw(p, port, addr), secretKeyFor: (x) => (x.equals(id) ? keys.secretKey : undefined), isOwnAddress: (a) => a === '::1', log: silentLogger });
   t.after(() => {
     verifier.stop();
     holder.stop();
   });
   for (const n of [a4, a6]) n.socket.setAuthHandler((msg, rinfo) => verifier.handle(msg, rinfo));
   for (const n of [b4, b6]) n.socket.setAuthHandler((msg, rinfo) => holder.handle(msg, rinfo));
-  assert.equal(await verifier.verify(id, keys.publicKey, { address: '::1', port: b6.boundPort(), family: 6 }), true);
+  assert.equal(await verifier.verify(id, keys.publicKey, { address: '::1', port: b6.boundPort(), family: 6 }), 'bound');
   assert.equal(b6.socket.counters.auth >= 1 && a6.socket.counters.auth >= 1, true, 'both AUTH packets went over IPv6');
   assert.equal(b4.socket.counters.auth + a4.socket.counters.auth, 0);
 });

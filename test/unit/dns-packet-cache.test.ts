@@ -360,12 +360,12 @@ test('no cache for a resolver without generation(), or with packetCacheSize 0', 
 });
 
 test('Resolver.generation moves when addresses are found, a search finishes, an address is dropped', async () => {
-  let finish: () => void = () => undefined;
+  let finish: (answered: number) => void = () => undefined;
   let emit: (peer: PeerAddress) => void = () => undefined;
   const dht = {
     search(_id: Buffer, onPeer: (peer: PeerAddress) => void) {
       emit = onPeer;
-      return new Promise<void>((resolve) => (finish = resolve));
+      return new Promise<number>((resolve) => (finish = resolve));
     },
   };
   const resolver = new Resolver({ dht, own: { portFor: () => undefined }, log: silentLogger }, { ...DEFAULT_RESOLVER_OPTIONS, tld: '.p2p' });
@@ -375,7 +375,7 @@ test('Resolver.generation moves when addresses are found, a search finishes, an 
   assert.ok((await pending).status === 'found');
   const g1 = resolver.generation();
   assert.notEqual(g1, g0, 'an address found');
-  finish();
+  finish(8);
   await new Promise((r) => setImmediate(r));
   const g2 = resolver.generation();
   assert.notEqual(g2, g1, 'the search finished (now cached)');

@@ -373,25 +373,34 @@ test('TCP idle timeout: a partial frame closes; a query still resolving does not
   await idle.until(() => idle.closed, 1000, 'idle connection closed');
 });
 
-test('TCP: at most 64 connections at once; the 65th is closed at once', async () => {
+test('TCP: at most 64 connections; when full a newcomer evicts the one idle the longest, never one with a query in progress', async () => {
   const r = await startServer();
   const clients: TcpClient[] = [];
-  for (let i = 0; i < 64; i++) clients.push(await TcpClient.connect(r.tcpPort));
-  clients.forEach((c, i) => c.send(query('foo.p2p', 'A', 1000 + i)));
-  await Promise.all(clients.map((c) => c.until(() => c.answers.length === 1, 3000, 'answer')));
-  const extra = await TcpClient.connect(r.tcpPort);
-  extra.send(query('foo.p2p', 'A', 2000));
-  await extra.until(() => extra.closed, 2000, 'the 65th closed');
-  assert.equal(extra.answers.length, 0);
-  assert.ok(clients.every((c) => !c.closed));
+  try {
+    for (let i = 0; i < 64; i++) clients.push(await TcpClient.connect(r.tcpPort));
+    clients.forEach((c, i) => c.send(query('foo.p2p', 'A', 1000 + i)));
+    await Promise.all(clients.map((c) => c.until(() => c.answers.length === 1, 3000, 'answer')));
+    // 0 asks again (1 is now the one idle the longest); 2 has a query in progress (hang.p2p: until the 1.5 s time-out)
+    clients[0]!.send(query('foo.p2p', 'A', 1100));
+    await clients[0]!.until(() => clients[0]!.answers.length === 2, 2000, 'a second answer');
+    clients[2]!.send(query('hang.p2p', 'A', 1101));
+    await sleep(50);
 
-  // a freed slot can be used again
-  clients.pop()!.close();
-  await sleep(100);
-  const again = await TcpClient.connect(r.tcpPort);
-  again.send(query('foo.p2p', 'A', 2001));
-  await again.until(() => again.answers.length === 1, 2000, 'an answer on a freed slot');
-  for (const c of [...clients, again]) c.close();
+    const first = await TcpClient.connect(r.tcpPort);
+    clients.push(first);
+    first.send(query('foo.p2p', 'A', 2000));
+    await first.until(() => first.answers.length === 1, 2000, 'the 65th served');
+    await clients[1]!.until(() => clients[1]!.closed, 2000, 'the one idle the longest closed');
+    const second = await TcpClient.connect(r.tcpPort);
+    clients.push(second);
+    second.send(query('foo.p2p', 'A', 2001));
+    await second.until(() => second.answers.length === 1, 2000, 'the 66th served');
+    await clients[3]!.until(() => clients[3]!.closed, 2000, 'the next idle one closed, not the busy one before it');
+    assert.deepEqual(clients.flatMap((c, i) => (c.closed ? [i] : [])), [1, 3]);
+    assert.ok(r.lines.some((l) => /All 64 TCP connections taken: closed the one idle longest/.test(l)), r.lines.join('\n'));
+  } finally {
+    for (const c of clients) c.close();
+  }
 });
 
 test('stop(): closes connections and sockets, drops pending answers, is idempotent', async () => {

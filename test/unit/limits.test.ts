@@ -150,7 +150,7 @@ async function ask(port: number, line: string): Promise<string> {
   return c.reply();
 }
 
-test('control port: 16 connections; clients that never close are let go after the time-out', { timeout: 30_000 }, async (t) => {
+test('control port: 16 connections; when full a newcomer evicts the one idle the longest; clients that never close are let go after the time-out', { timeout: 30_000 }, async (t) => {
   const control = new ControlSurface(commands, silentLogger, { port: 0, addresses: ['127.0.0.1'] });
   await control.start();
   t.after(() => control.stop());
@@ -159,11 +159,13 @@ test('control port: 16 connections; clients that never close are let go after th
   const idle = Array.from({ length: 8 }, () => client(port));
   const lingering = Array.from({ length: 8 }, () => client(port, 'status\n'));
   await sleep(300);
-  const sockets = (control as unknown as { sockets: Set<net.Socket> }).sockets;
+  const sockets = (control as unknown as { sockets: { size: number } }).sockets;
   assert.equal(sockets.size, 16);
   const extra = client(port, 'status\n');
   await Promise.race([extra.closed, sleep(2000)]);
-  assert.equal(extra.reply(), '', 'the 17th connection is closed without a reply');
+  assert.equal(extra.reply(), '0ran status\n', 'the 17th connection is served');
+  assert.equal(await Promise.race([idle[0]!.closed.then(() => 'closed'), sleep(1000).then(() => 'open')]), 'closed', 'the one idle the longest made room');
+  extra.socket.destroy();
   const t0 = performance.now();
   await Promise.all([...idle, ...lingering].map((c) => Promise.race([c.closed, sleep(9000)])));
   const ms = performance.now() - t0;
@@ -175,7 +177,7 @@ test('control port: 16 connections; clients that never close are let go after th
 
 // ---------------------------------------------------------------- web interface
 
-test('web interface: 64 connections; idle ones are closed within about 12 s', { timeout: 40_000 }, async (t) => {
+test('web interface: 64 connections; when full a newcomer evicts the one idle the longest; idle ones are closed within about 12 s', { timeout: 40_000 }, async (t) => {
   const web = new WebSurface(commands, silentLogger, { port: 0, addresses: ['127.0.0.1'] });
   await web.start();
   t.after(() => web.stop());
@@ -188,7 +190,8 @@ test('web interface: 64 connections; idle ones are closed within about 12 s', { 
     c.socket.destroy();
     return c.reply();
   };
-  assert.equal(await get(), '', 'the 65th connection is not served');
+  assert.match(await get(), /^HTTP\/1\.1 200 OK/, 'the 65th connection is served');
+  assert.equal(await Promise.race([idle[0]!.closed.then(() => 'closed'), sleep(1000).then(() => 'open')]), 'closed', 'the one idle the longest made room');
   const t0 = performance.now();
   await Promise.all(idle.map((c) => Promise.race([c.closed, sleep(20_000)])));
   const ms = performance.now() - t0;
@@ -255,7 +258,7 @@ test('blacklist: at most 1024 addresses', async (t) => {
 test('resolver: a search whose walk never ends is ended after maxSearchMs and frees its slot', async () => {
   const walks: AbortSignal[] = [];
   // a DHT walk that never calls back unless aborted
-  const dht = { search: (_id: Buffer, _onPeer: unknown, signal: AbortSignal) => new Promise<void>((resolve) => { walks.push(signal); signal.addEventListener('abort', () => resolve()); }) };
+  const dht = { search: (_id: Buffer, _onPeer: unknown, signal: AbortSignal) => new Promise<number>((resolve) => { walks.push(signal); signal.addEventListener('abort', () => resolve(0)); }) };
   const resolver = new Resolver({ dht, own: { portFor: () => undefined }, log: silentLogger }, { ...DEFAULT_RESOLVER_OPTIONS, maxSearches: 2, maxSearchMs: 200, tld: '.p2p' });
   const a = resolver.resolve('a.p2p', { timeoutMs: 5000 });
   const b = resolver.resolve('b.p2p', { timeoutMs: 5000 });
@@ -343,7 +346,7 @@ test('announce: a value that reached no node is announced again within a minute,
   a.stop();
 });
 
-test('key files: a directory, a FIFO or a huge file is refused at once with a key error', async (t) => {
+test('key files: a directory, a FIFO, /dev/zero or a huge file is refused at once with a key error naming it', async (t) => {
   const { mkdtempSync, mkdirSync, writeFileSync, rmSync, chmodSync } = await import('node:fs');
   const { execFileSync } = await import('node:child_process');
   const { tmpdir } = await import('node:os');
@@ -358,7 +361,7 @@ test('key files: a directory, a FIFO or a huge file is refused at once with a ke
   execFileSync('mkfifo', ['-m', '600', fifo]);
   const big = join(dir, 'big');
   writeFileSync(big, 'a'.repeat(1024 * 1024), { mode: 0o600 });
-  for (const [path, why] of [[sub, /not a regular file/], [fifo, /not a regular file/], [big, /too large/]] as const) {
+  for (const [path, why] of [[sub, /is a directory, not a regular file/], [fifo, /is a FIFO \(named pipe\), not a regular file/], ['/dev/zero', /is a character device, not a regular file/], [big, /too large/]] as const) {
     assert.throws(() => readSecretKeyText('@' + path), (err: unknown) => err instanceof KeyError && why.test((err as Error).message), path);
   }
 });

@@ -427,3 +427,23 @@ test('loopback: at most 1024 senders are remembered; beyond that new senders are
   assert.deepEqual(dht.pings.at(-1), { host: '127.0.0.1', port: 33000 + 1023 });
   assert.equal(s.counters.dropped, senders - 1024);
 });
+
+test('loopback: KadNode 2.x\'s `DHT <port>` is sent beside BT-SEARCH and pinged; ours by address and port is not', { timeout: 20_000 }, async (t) => {
+  const h = await loopback(t);
+  if (!h) return;
+  const dht = new FakeDht(31050, 100); // big table: this one does not announce
+  const s = await h.service(dht);
+  for (const text of ['DHT 31051', 'DHT 31050', 'DHT 0']) await h.send(text); // 31050: ours (our address and port)
+  assert.ok(await until(() => s.counters.received >= 3, 3000));
+  assert.deepEqual([dht.pings, s.counters.own, s.counters.malformed], [[{ host: '127.0.0.1', port: 31051 }], 1, 1]);
+  // a node that announces sends both forms per interface: a raw listener on the group hears them
+  const heard: string[] = [];
+  const listener = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  t.after(() => listener.close());
+  await new Promise<void>((resolve) => listener.bind(h.port, '0.0.0.0', () => resolve()));
+  listener.addMembership(GROUP4, '127.0.0.1');
+  listener.on('message', (msg) => heard.push(msg.toString('latin1')));
+  const announcing = await h.service(new FakeDht(31052));
+  assert.ok(await until(() => heard.includes('DHT 31052') && heard.some((m) => m.startsWith('BT-SEARCH')), 3000), JSON.stringify(heard));
+  assert.equal(announcing.counters.sent, 2, 'one packet of each form on lo');
+});

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HostPort } from '../../src/dht/node.js';
 import { silentLogger } from '../../src/log.js';
-import { PeerFileService, writeFileAtomic, type PeerFileDht } from '../../src/net/peerfile.js';
+import { MAX_PEER_FILE_BYTES, PeerFileService, readPeerFile, writeFileAtomic, type PeerFileDht } from '../../src/net/peerfile.js';
+import { buildConfig, ConfigError } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
 
 class FakeDht implements PeerFileDht {
   bootstraps: HostPort[][] = [];
@@ -103,4 +106,32 @@ test('writeFileAtomic replaces the file whole', async (t) => {
   await writeFileAtomic(path, 'new\n');
   assert.equal(readFileSync(path, 'utf8'), 'new\n');
   assert.deepEqual(readdirSync(dir), ['f']);
+});
+
+test('a peer file that is a device, a FIFO or a directory is refused at start; missing is fine', (t) => {
+  const dir = tempDir(t);
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', ['-m', '600', fifo]);
+  const refused = (path: string, kind: string) =>
+    assert.throws(() => buildConfig({ peerfile: path }), (err: unknown) => err instanceof ConfigError && err.message === `Invalid --peerfile: peer file '${path}' is ${kind}, not a regular file`);
+  refused('/dev/zero', 'a character device');
+  refused(fifo, 'a FIFO (named pipe)');
+  refused(dir, 'a directory');
+  assert.equal(buildConfig({ peerfile: join(dir, 'written-on-exit.txt') }).peerfile, join(dir, 'written-on-exit.txt'));
+});
+
+test('reading: a file swapped for a device later is not read (a warning); the size bound holds', async (t) => {
+  // (a FIFO: see test/unit/util/read-file.test.ts, run in a child process there since a blocked open would hang this one)
+  const dir = tempDir(t);
+  const big = join(dir, 'big.txt');
+  writeFileSync(big, '#'.repeat(MAX_PEER_FILE_BYTES + 1));
+  const lines: string[] = [];
+  const log = createLogger('debug', (l) => lines.push(l));
+  const t0 = performance.now();
+  assert.deepEqual(await readPeerFile('/dev/zero', log), []);
+  assert.deepEqual(await readPeerFile(big, log), []);
+  assert.ok(performance.now() - t0 < 3000);
+  assert.equal(lines.length, 2, lines.join('\n'));
+  assert.match(lines[0]!, /Cannot read peer file '\/dev\/zero': it is a character device, not a regular file/);
+  assert.match(lines[1]!, /Cannot read peer file '.*big.txt': larger than 1024 KiB/);
 });

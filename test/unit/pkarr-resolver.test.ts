@@ -6,7 +6,7 @@ import dnsPacket from 'dns-packet';
 import type { Answer } from 'dns-packet';
 import sodium from 'sodium-native';
 import type { MutableItem } from '../../src/dht/item-store.js';
-import type { Searcher } from '../../src/dht/node.js';
+import { ScriptedSearcher } from '../helpers/scripted-searcher.js';
 import { encodeZ32Key } from '../../src/identity/keys.js';
 import { silentLogger } from '../../src/log.js';
 import { DEFAULT_PKARR_OPTIONS, PkarrHook, type ItemSource } from '../../src/pkarr/hook.js';
@@ -47,22 +47,13 @@ class ScriptedItems implements ItemSource {
   }
 }
 
-class ScriptedSearcher implements Searcher {
-  calls: { emit: (p: PeerAddress) => void; finish: () => void }[] = [];
-  search(_id: Buffer, onPeer: (p: PeerAddress) => void, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      this.calls.push({ emit: onPeer, finish: resolve });
-      signal.addEventListener('abort', () => resolve());
-    });
-  }
-}
 
 function setup() {
   let clock = 1_000_000;
   const items = new ScriptedItems();
   const dht = new ScriptedSearcher();
   const hook = new PkarrHook({ dht: items, log: silentLogger }, { ...DEFAULT_PKARR_OPTIONS, settleMs: 5 }, () => clock);
-  const verifier = { verify: async () => true };
+  const verifier = { verify: async () => 'bound' as const };
   const resolver = new Resolver({ dht, own: { portFor: () => undefined }, log: silentLogger, verifier, pkarr: hook }, { ...DEFAULT_RESOLVER_OPTIONS, tld: '.p2p' }, () => clock);
   return { items, dht, hook, resolver, advance: (ms: number) => (clock += ms) };
 }
@@ -159,7 +150,7 @@ test('one key, two ways: without a packet, the AUTH-verified address of the key 
   const r = await pending;
   assert.equal(r.status, 'found');
   assert.equal(r.records, undefined);
-  assert.deepEqual(r.addresses, [{ address: '10.201.0.2', port: 6881, family: 4 }]);
+  assert.deepEqual(r.addresses, [{ address: '10.201.0.2', port: 6881, family: 4, auth: 'bound' }]);
   // names below the key exist only in a packet
   const sub = await resolver.resolve(`foo.${Z32}.p2p`, { timeoutMs: 1000 });
   assert.equal(sub.status, 'notfound');

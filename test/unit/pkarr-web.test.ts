@@ -29,13 +29,26 @@ function payload(seq: number, text = 'hello'): Buffer {
   return toRelayPayload(signPacket(sk, encodeDnsPacket([{ type: 'TXT', name: Z32, ttl: 120, class: 'IN', data: [text] }]), seq));
 }
 
-async function setup(t: { after(fn: () => Promise<void>): void }, putResult: () => Promise<number> = async () => 3) {
+async function setup(t: { after(fn: () => Promise<void>): void }, putResult: () => Promise<number> = async () => 3, putBurst = 3) {
   const puts: MutableItem[] = [];
   const stored: MutableItem[] = [];
   const hook = new PkarrHook({ dht: { getMutable: async () => undefined }, log: silentLogger });
   const relay = new PkarrRelay(
-    { hook, dht: { putMutable: async (item) => (puts.push(item), putResult()), storeItem: (item) => void stored.push(item) }, log: silentLogger },
-    { getTimeoutMs: 200, putBurst: 3, putRefillMs: 60_000, maxSources: 16 },
+    {
+      hook,
+      dht: {
+        // as DhtNode.putMutable: the relay's own check after the walk may stop the put
+        putMutable: async (item, _target, options) => {
+          const refusal = options?.refuse?.();
+          if (refusal) throw Object.assign(new Error(refusal.message), { code: refusal.code });
+          puts.push(item);
+          return putResult();
+        },
+        storeItem: (item) => void stored.push(item),
+      },
+      log: silentLogger,
+    },
+    { getTimeoutMs: 200, putBurst, putRefillMs: 60_000, maxSources: 16, maxPuts: 4 },
   );
   const resolver: NameResolver = {
     resolve: async (name): Promise<Resolution> =>
@@ -108,13 +121,16 @@ test('relay: PUT 204 / 400 / 409 / 412 / 413 / 429, GET 200 / 400 / 404', async 
 });
 
 test('relay: bad payloads and If-Match', async (t) => {
-  const { base } = await setup(t);
+  const { base } = await setup(t, undefined, 10);
   const url = `${base}/${Z32}`;
   const bad = payload(5);
   bad[3]! ^= 1;
   assert.equal((await fetch(url, { method: 'PUT', body: new Uint8Array(bad) })).status, 400, 'bad signature');
   assert.equal((await fetch(url, { method: 'PUT', body: new Uint8Array(1073) })).status, 413);
-  assert.equal((await fetch(url, { method: 'PUT', body: new Uint8Array(payload(7)), headers: { 'if-match': '6' } })).status, 412, 'CAS: nothing stored yet');
+  // If-Match is BEP 44 `cas`: a key this node never saw goes to the DHT (here: it takes it)
+  assert.equal((await fetch(url, { method: 'PUT', body: new Uint8Array(payload(7)), headers: { 'if-match': '6' } })).status, 204, 'CAS for an unknown key: the DHT decides');
+  assert.equal((await fetch(url, { method: 'PUT', body: new Uint8Array(payload(9)), headers: { 'if-match': '6' } })).status, 412, 'CAS: 7 is the current seq');
+  assert.equal((await fetch(url, { method: 'PUT', body: new Uint8Array(payload(9)), headers: { 'if-match': 'abc' } })).status, 400, 'If-Match is a seq');
 });
 
 test('--pkarr-key / --pkarr-zone: both or neither, key file mode, zone errors with file:line, size limit', () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { decodeDnsPacket, encodeDnsPacket, formatRecord } from '../../src/pkarr/packet.js';
-import { parseZone, usesAuto, ZoneError, zoneAnswers } from '../../src/pkarr/zone.js';
+import { parseZone, readZoneFile, usesAuto, ZoneError, zoneAnswers } from '../../src/pkarr/zone.js';
 
 const Z32 = '47pjoycnsrfmxikm95jh13y88e8qnhzu5kungjpxyepgt7a8krpy';
 const parse = (text: string) => parseZone(text, { source: 'zone.txt', origin: Z32 });
@@ -87,4 +87,11 @@ test('errors name the file and the line', () => {
 
 test('blank and comment-only files give no records', () => {
   assert.deepEqual(parse('\n   \n; nothing\n# at all\n'), []);
+});
+
+test('readZoneFile: /dev/zero and a directory are refused at once, naming what they are', () => {
+  const t0 = performance.now();
+  assert.throws(() => readZoneFile('/dev/zero'), (err: unknown) => err instanceof ZoneError && err.message === "zone file '/dev/zero' is a character device, not a regular file");
+  assert.throws(() => readZoneFile('/'), (err: unknown) => err instanceof ZoneError && err.message === "zone file '/' is a directory, not a regular file");
+  assert.ok(performance.now() - t0 < 1000);
 });

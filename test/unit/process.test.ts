@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -45,6 +45,10 @@ describe('pid file', () => {
     writeFileSync(p, 'root:x:0:0::/root:/bin/sh\n');
     assert.throws(() => checkPidFile(p), { message: `Pid file ${p} exists and does not hold a process id; not replacing it` });
     assert.throws(() => checkPidFile(dir), { message: `Pid file ${dir}: a file expected, this is a directory` });
+    // a link to a device is not followed into it (a FIFO: test/e2e/operator-files.test.ts, bounded there)
+    const device = join(dir, 'zero.pid');
+    symlinkSync('/dev/zero', device);
+    assert.throws(() => checkPidFile(device), { message: `Pid file ${device}: a file expected, this is a character device` });
     assert.throws(() => checkPidFile(join(dir, 'nodir', 'x.pid')), { message: `Cannot write pid file ${join(dir, 'nodir', 'x.pid')}: no such file or directory` });
   });
 

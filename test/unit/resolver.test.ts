@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { OnPeer, Searcher } from '../../src/dht/node.js';
+import { ScriptedSearcher } from '../helpers/scripted-searcher.js';
 import { sha1 } from '../../src/identity/query.js';
 import { silentLogger } from '../../src/log.js';
 import { CANDIDATES_PER_RESPONDER, DEFAULT_RESOLVER_OPTIONS, Resolver } from '../../src/resolver.js';
 import type { PeerAddress } from '../../src/types.js';
 
-/** A scripted DHT: each search is controlled by the test. */
-class ScriptedSearcher implements Searcher {
-  calls: { id: string; emit: OnPeer; finish: () => void; signal: AbortSignal }[] = [];
-  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      this.calls.push({ id: id.toString('hex'), emit: onPeer, finish: resolve, signal });
-      signal.addEventListener('abort', () => resolve());
-    });
-  }
-}
 
 const peer = (n: number): PeerAddress => ({ address: `10.201.0.${n}`, port: 4000 + n, family: 4 });
 const noOwn = { portFor: () => undefined };
@@ -95,10 +85,48 @@ test('stale cache entries are served and refreshed in the background', async () 
   await new Promise((r) => setImmediate(r));
   assert.deepEqual((await resolver.resolve('foo.p2p', { timeoutMs: 1000 })).addresses, [peer(5)]);
   advance(600_001);
-  const expired = resolver.resolve('foo.p2p', { timeoutMs: 1000 });
-  assert.equal(dht.calls.length, 3, 'expired entries are searched again');
+  const expired = await resolver.resolve('foo.p2p', { timeoutMs: 1000 });
+  assert.deepEqual([expired.status, expired.ttl, expired.addresses], ['found', 30, [peer(5)]], 'past maxAgeMs: the stale answer at once, TTL 30 s');
+  assert.equal(dht.calls.length, 3, 'and a refresh');
+  dht.calls[2]!.finish(8);
+  await new Promise((r) => setImmediate(r));
+  const gone = resolver.resolve('foo.p2p', { timeoutMs: 1000 });
+  assert.equal(dht.calls.length, 4, 'the DHT answered without the name: the stale answer is gone');
+  dht.calls[3]!.finish(8);
+  assert.equal((await gone).status, 'notfound');
+});
+
+test('RFC 8767: a name that resolved within 24 hours is answered at once while its refresh runs', async () => {
+  const { dht, resolver, advance } = setup({ freshMs: 60_000, maxAgeMs: 30 * 60_000 });
+  const first = resolver.resolve('laptop.p2p', { timeoutMs: 1000 });
+  dht.calls[0]!.emit(peer(1));
+  dht.calls[0]!.finish();
+  await first;
+  await new Promise((r) => setImmediate(r));
+  // hours later: the refresh hangs (a slow DHT): the answer never waits for it
+  advance(5 * 60 * 60_000);
+  const stale = await resolver.resolve('laptop.p2p', { timeoutMs: 1000 });
+  assert.deepEqual([stale.status, stale.ttl, stale.addresses], ['found', 30, [peer(1)]]);
+  assert.equal(dht.calls.length, 2);
+  assert.equal((await resolver.resolve('laptop.p2p', { timeoutMs: 1000 })).status, 'found', 'again, one refresh at a time');
+  assert.equal(dht.calls.length, 2);
+  // the refresh reached no DHT node (offline): the stale answer stays, and no new refresh for 30 s
+  dht.calls[1]!.finish(0);
+  await new Promise((r) => setImmediate(r));
+  assert.equal((await resolver.resolve('laptop.p2p', { timeoutMs: 1000 })).status, 'found');
+  assert.equal(dht.calls.length, 2, 'failed refresh not retried at once');
+  advance(30_001);
+  assert.equal((await resolver.resolve('laptop.p2p', { timeoutMs: 1000 })).status, 'found');
+  assert.equal(dht.calls.length, 3, 'retried after 30 s');
+  dht.calls[2]!.emit(peer(2));
   dht.calls[2]!.finish();
-  assert.equal((await expired).status, 'notfound');
+  await new Promise((r) => setImmediate(r));
+  const fresh = await resolver.resolve('laptop.p2p', { timeoutMs: 1000 });
+  assert.deepEqual([fresh.addresses, fresh.ttl], [[peer(2)], 60], 'a successful refresh is fresh again');
+  // past 24 hours without a successful refresh: forgotten
+  advance(24 * 60 * 60_000);
+  const late = resolver.resolve('laptop.p2p', { timeoutMs: 20 });
+  assert.equal((await late).status, 'timeout');
 });
 
 test('bounds: searches, cache size, addresses per name', async () => {
@@ -142,11 +170,11 @@ test('keyed names: only verified addresses are answered, the search waits for pe
   const pk = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
   keys.addPublicKey(`node1.p2p:${pk}`, '.p2p');
   const honest = '10.201.0.2';
-  const checks: { peer: PeerAddress; settle: (ok: boolean) => void }[] = [];
+  const checks: { peer: PeerAddress; settle: (proof: 'bound' | null) => void }[] = [];
   const verifier = {
     verify: (_id: Buffer, publicKey: Buffer, peer: PeerAddress) => {
       assert.equal(publicKey.toString('hex'), pk);
-      return new Promise<boolean>((settle) => checks.push({ peer, settle }));
+      return new Promise<'bound' | null>((settle) => checks.push({ peer, settle }));
     },
   };
   const dht = new ScriptedSearcher();
@@ -159,8 +187,8 @@ test('keyed names: only verified addresses are answered, the search waits for pe
   await new Promise((r) => setImmediate(r));
   assert.equal(checks.length, 2, 'every address is challenged');
   assert.equal(resolver.stats().searches, 1, 'the search is not over while checks run');
-  checks[0]!.settle(false);
-  checks[1]!.settle(true);
+  checks[0]!.settle(null);
+  checks[1]!.settle('bound');
   const r = await pending;
   assert.deepEqual(r.addresses.map((a) => a.address), [honest]);
   await new Promise((r) => setImmediate(r));
@@ -171,7 +199,7 @@ test('keyed names whose addresses all fail verification are not found', async ()
   const { KeyRing } = await import('../../src/identity/patterns.js');
   const keys = new KeyRing();
   const dht = new ScriptedSearcher();
-  const resolver = new Resolver({ dht, own: noOwn, log: silentLogger, keys, verifier: { verify: async () => false } }, { ...DEFAULT_RESOLVER_OPTIONS, tld: '.p2p' });
+  const resolver = new Resolver({ dht, own: noOwn, log: silentLogger, keys, verifier: { verify: async () => null } }, { ...DEFAULT_RESOLVER_OPTIONS, tld: '.p2p' });
   const pending = resolver.resolve('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a.p2p', { timeoutMs: 5000 });
   dht.calls[0]!.emit({ address: '10.201.0.3', port: 6881, family: 4 });
   dht.calls[0]!.finish();
@@ -222,7 +250,7 @@ async function keyedSetup(honest: string) {
   const verifier = {
     verify: async (_id: Buffer, _pk: Buffer, peer: PeerAddress) => {
       challenged.push(peer.address);
-      return peer.address === honest;
+      return peer.address === honest ? ('bound' as const) : null;
     },
   };
   const dht = new ScriptedSearcher();
@@ -270,4 +298,28 @@ test('keyed names: with the candidates full of many responders\' fakes, an addre
   const running = resolver.runningSearches()[0]!;
   assert.ok(running.candidates <= DEFAULT_RESOLVER_OPTIONS.maxAddresses * 8);
   dht.calls[0]!.finish();
+});
+
+test('a raw-id lookup never fills the answers of the keyed name with the same id', async () => {
+  const { KeyRing } = await import('../../src/identity/patterns.js');
+  const keys = new KeyRing();
+  const pk = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
+  keys.addPublicKey(`node1.p2p:${pk}`, '.p2p');
+  const honest = '10.201.0.2';
+  const verifier = { verify: async (_id: Buffer, _pk: Buffer, p: PeerAddress) => (p.address === honest ? ('bound' as const) : null) };
+  const dht = new ScriptedSearcher();
+  const resolver = new Resolver({ dht, own: noOwn, log: silentLogger, keys, verifier }, { ...DEFAULT_RESOLVER_OPTIONS, tld: '.p2p' });
+  const id = sha1(pk + 'node1').toString('hex');
+  // anyone may ask for the raw id (a DNS query for <40 hex>.p2p): its answer is unverified
+  const raw = resolver.resolve(`${id}.p2p`, { timeoutMs: 5000 });
+  dht.calls[0]!.emit(peer(3));
+  dht.calls[0]!.finish();
+  assert.deepEqual((await raw).addresses.map((a) => a.address), ['10.201.0.3']);
+  await new Promise((r) => setImmediate(r));
+  const keyed = resolver.resolve('node1.p2p', { timeoutMs: 5000 });
+  assert.equal(dht.calls.length, 2, 'the keyed name searches for itself');
+  dht.calls[1]!.emit(peer(3));
+  dht.calls[1]!.emit({ address: honest, port: 6881, family: 4 });
+  dht.calls[1]!.finish();
+  assert.deepEqual((await keyed).addresses.map((a) => a.address), [honest]);
 });

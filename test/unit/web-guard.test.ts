@@ -1,11 +1,14 @@
-// The web interface refuses the routes that change the daemon (/announce, /blacklist) to requests a
-// web page made a browser send, and serves them to command-line clients and typed URLs.
+// The web interface refuses the routes that change the daemon (/announce, /blacklist, relay PUT) to
+// requests a web page made a browser send, and serves them to command-line clients and typed URLs; it
+// serves no route to a Host that is not its own (DNS rebinding). The rules: surfaces/web-origin.test.ts.
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { test } from 'node:test';
 import type { CommandTable } from '../../src/commands.js';
 import { silentLogger } from '../../src/log.js';
 import { WebSurface } from '../../src/surfaces/web.js';
+import type { PkarrRelay } from '../../src/pkarr/relay.js';
 
 function get(port: number, path: string, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -35,4 +38,54 @@ test('web: /announce and /blacklist refuse requests from web pages (403, command
   ];
   for (const [path, headers, status] of cases) assert.equal(await get(port, path, headers), status, `${path} ${JSON.stringify(headers)}`);
   assert.deepEqual(ran, ['announce foo.p2p', 'announce foo.p2p', 'lookup foo.p2p', 'status']);
+});
+
+function raw(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.end(request));
+    let text = '';
+    socket.setTimeout(5000, () => socket.destroy(new Error('no answer in 5 s')));
+    socket.on('data', (chunk) => (text += chunk.toString('latin1')));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
+test('web: a Host that is not ours gets 421 on every route (DoH and relay too) and nothing runs; Referer marks a page', async (t) => {
+  const ran: string[] = [];
+  const commands = { run: async (line: string) => (ran.push(line), { ok: true, kind: 'ok' as const, text: 'done' }) } as unknown as CommandTable;
+  const doh = { answer: async () => (ran.push('doh'), null) };
+  const relay = {
+    maxPayload: 1072,
+    allowPut: () => (ran.push('allowPut'), true),
+    get: async () => (ran.push('get'), { status: 404, message: 'none' }),
+    put: async () => (ran.push('put'), { status: 204, stored: 1 }),
+  } as unknown as PkarrRelay;
+  const web = new WebSurface(commands, silentLogger, { port: 0, addresses: ['127.0.0.1'], hosts: new Set(['kadnode.lan']) }, { doh, relay });
+  await web.start();
+  t.after(() => web.stop());
+  const port = web.ports()[0]!;
+  const z32 = 'o'.repeat(52);
+  const request = (line: string, host: string | null, extra = ''): string =>
+    `${line} HTTP/1.1\r\n${host === null ? '' : `Host: ${host}\r\n`}${extra}Connection: close\r\n\r\n`;
+  for (const host of ['rebound.test', `rebound.test:${port}`, `127.0.0.2:${port}`, '127.0.0.1.nip.io']) {
+    for (const line of ['GET /status', 'GET /lookup?foo.p2p', 'GET /announce?evil.p2p', 'GET /blacklist?10.201.0.9', 'GET /dns-query?dns=AAAA', `GET /${z32}`, `OPTIONS /${z32}`, `PUT /${z32}`]) {
+      const answer = await raw(port, request(line, host, line.startsWith('PUT') ? 'Content-Length: 0\r\n' : ''));
+      assert.match(answer, /^HTTP\/1\.1 421 /, `${line} with Host ${host}`);
+      assert.doesNotMatch(answer, /Access-Control/i, 'no CORS: a page may not even read the refusal');
+    }
+  }
+  // HTTP/1.0 needs no Host (node refuses an HTTP/1.1 request without one itself, with 400)
+  assert.match(await raw(port, 'GET /status HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 421 /);
+  assert.deepEqual(ran, [], 'no route ran');
+
+  assert.match(await raw(port, request('GET /status', `localhost:${port}`)), /^HTTP\/1\.1 200 /);
+  assert.match(await raw(port, request('GET /status', 'KadNode.lan')), /^HTTP\/1\.1 200 /, 'a name given with --web-host');
+  assert.match(await raw(port, request(`GET /${z32}`, `127.0.0.1:${port}`, 'Origin: http://app.example\r\n')), /^HTTP\/1\.1 404 [^]*Access-Control-Allow-Origin: \*/i, 'relay GET keeps CORS');
+  const referer = 'Referer: http://evil.example/\r\n';
+  assert.match(await raw(port, request('GET /announce?evil.p2p', `127.0.0.1:${port}`, referer)), /^HTTP\/1\.1 403 /);
+  assert.match(await raw(port, request(`PUT /${z32}`, `127.0.0.1:${port}`, `${referer}Content-Length: 0\r\n`)), /^HTTP\/1\.1 403 /);
+  assert.match(await raw(port, request(`PUT /${z32}`, `127.0.0.1:${port}`, 'Sec-Fetch-Site: cross-site\r\nContent-Length: 0\r\n')), /^HTTP\/1\.1 403 /);
+  assert.match(await raw(port, request(`PUT /${z32}`, `127.0.0.1:${port}`, 'Origin: http://app.example\r\nContent-Length: 0\r\n')), /^HTTP\/1\.1 403 /);
+  assert.deepEqual(ran, ['status', 'status', 'get'], 'neither the announce nor any PUT ran, not even the PUT rate limit');
 });
