@@ -1,14 +1,17 @@
 // The command table shared by the stdin console, the control port and the web interface.
 // Commands call the resolver or the node's control interface and format what comes back.
+import { hostPort } from './util/host-port.js';
 import type { Lifetime } from './dht/announcer.js';
+import { healthLines, type HealthReport } from './dht/health.js';
 import { formatRecord } from './pkarr/packet.js';
 import type { NameResolver, PeerAddress } from './types.js';
+import { UsageError } from './errors.js';
 
 /** ok, or why not: surfaces map the kind to exit codes and HTTP status codes. */
 export type ResultKind = 'ok' | 'usage' | 'notfound' | 'timeout' | 'busy' | 'failed';
 
-/** Thrown by NodeControl when the operator's argument is wrong (not when the node failed). */
-export class UsageError extends Error {}
+// NodeControl throws UsageError when the operator's argument is wrong (not when the node failed).
+export { UsageError };
 
 export interface CommandResult {
   ok: boolean;
@@ -27,6 +30,8 @@ export interface StatusInfo {
   resolver: { searches: number; cached: number };
   values: number;
   uptimeMs: number;
+  /** per DHT (IPv4 first): reply ratio, size estimate, BEP 42, UDP warnings */
+  health?: HealthReport[];
 }
 
 export interface ValueInfo {
@@ -83,7 +88,7 @@ const ok = (text: string): CommandResult => ({ ok: true, kind: 'ok', text });
 const fail = (kind: Exclude<ResultKind, 'ok'>, text: string): CommandResult => ({ ok: false, kind, text });
 
 export function formatAddress(a: { address: string; port: number }): string {
-  return a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  return hostPort(a.address, a.port);
 }
 
 /** A resolved address; one proven only by KadNode 1.x's AUTH or 2.x's bob exchange says so (it can be relayed). */
@@ -148,6 +153,7 @@ export class CommandTable {
       `Resolver: ${s.resolver.cached} cached names, ${s.resolver.searches} searches`,
       `Values to announce: ${s.values}`,
       `Uptime: ${seconds(s.uptimeMs)}`,
+      ...(s.health ?? []).flatMap(healthLines),
     ].join('\n');
   }
 

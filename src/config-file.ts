@@ -9,8 +9,8 @@
 //
 // Every line is checked as the command line is: known option, value or no value, one value, not a
 // command-line-only option (--config, --auth-gen-keys), not given twice unless repeatable, and its value
-// through the same validators (buildConfig). Every error names the file and the line.
-import { buildConfig, ConfigError } from './config.js';
+// through its option's parse in the option table (options.ts). Every error names the file and the line.
+import { ConfigError, ConfigFileError } from './errors.js';
 import { OPTION_BY_NAME, type RawOptions } from './options.js';
 import { readRegularFileSync } from './util/read-file.js';
 
@@ -19,11 +19,8 @@ export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 /** Characters per line, comment included. */
 export const MAX_CONFIG_LINE_LENGTH = 1000;
 
-export class ConfigFileError extends ConfigError {
-  constructor(readonly file: string, readonly line: number | undefined, readonly reason: string) {
-    super(line === undefined ? `${file}: ${reason}` : `${file}:${line}: ${reason}`);
-  }
-}
+// every failure here is a ConfigFileError (src/errors.ts) naming the file and the line
+export { ConfigFileError };
 
 export interface ConfigFile {
   /** as given to --config */
@@ -72,14 +69,6 @@ export function splitConfigLine(line: string): string[] {
   return words;
 }
 
-/**
- * Checks one option's value with the validators of the command line. Options whose validity depends on
- * others (key patterns that conflict, value ids against keys) are checked again on the whole set.
- */
-function validateValue(name: string, value: string | true): void {
-  const spec = OPTION_BY_NAME.get(name)!;
-  buildConfig({ [name]: value === true ? true : spec.repeatable ? [value] : value }, true);
-}
 
 const asList = (v: string | string[] | boolean): string[] => (Array.isArray(v) ? v : [String(v)]);
 
@@ -129,8 +118,10 @@ export function parseConfigText(text: string, file: string): ConfigFile {
     if (value === '') fail(`Empty value for --${name}`);
     const previous = lines.get(name);
     if (previous !== undefined && !spec.repeatable) fail(`Option was already set in line ${previous}: --${name}`);
+    // The value through its option's own parse; rules between options (--pkarr-key with --pkarr-zone,
+    // conflicting key patterns, value ids against keys) wait for the whole set (config.ts).
     try {
-      validateValue(name, value);
+      if (value !== true) spec.parse?.(value);
     } catch (err) {
       if (err instanceof ConfigError) fail(err.message);
       throw err;

@@ -1,4 +1,5 @@
-// One logger per component, prefixed like KadNode's "(I) DNS: ..." lines so operators can grep them.
+// One logger per component, prefixed like KadNode's "(I) DNS: ..." lines so operators can grep them;
+// a part of a component logs under both names (`DNS/FWD`, `PKARR/PUB`).
 // In daemon mode the lines go to syslog through util-linux logger(1) instead of stderr.
 import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
@@ -37,7 +38,8 @@ export function createLogger(verbosity: Verbosity, sink: Sink = stderrSink, comp
     warn: (m) => emit('warn', m),
     info: (m) => emit('info', m),
     debug: (m) => emit('debug', m),
-    child: (name) => createLogger(verbosity, sink, name),
+    // nested: log.child('DNS').child('FWD') prints `DNS/FWD: ...`
+    child: (name) => createLogger(verbosity, sink, component ? `${component}/${name}` : name),
   };
 }
 

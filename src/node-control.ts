@@ -7,7 +7,7 @@ import type { DhtGroup } from './dht/group.js';
 import type { NodeControl, StatusInfo, ValueInfo } from './commands.js';
 import { formatAddress, UsageError } from './commands.js';
 import type { Config } from './config.js';
-import { identify, QueryError } from './identity/query.js';
+import { makeValue } from './identity/value-id.js';
 import { parseHostPort, resolvePeers } from './net/peerfile.js';
 import type { PortMapper } from './net/portmap.js';
 import type { Resolver } from './resolver.js';
@@ -31,22 +31,8 @@ export interface NodeModules {
   portMapper: PortMapper | null;
 }
 
-/** A value id as announced: a secret key means the DHT port, where challenges arrive (KADNODE-1.x §2.4). */
-export function makeValue(config: Config, query: string, port: number | undefined): ValueId {
-  let ident;
-  try {
-    ident = identify(query, config.queryTld, config.keys, 'announce');
-  } catch (err) {
-    if (err instanceof QueryError) throw new Error(`Invalid value id: ${err.message}`);
-    throw err;
-  }
-  if (ident.secretKey && port !== undefined) {
-    throw new Error(`Invalid port for value id ${ident.kind === 'skey' ? '<secret key>' : query}: values with a secret key are announced with the DHT port`);
-  }
-  const value: ValueId = { name: ident.name, id: ident.id, port: port ?? config.port };
-  if (ident.secretKey) value.secretKey = ident.secretKey;
-  return value;
-}
+// one check for --value-id (config.ts), the console's announce and the daemon (identity/value-id.ts)
+export { makeValue };
 
 export function createNodeControl(m: NodeModules): NodeControl {
   return {
@@ -61,6 +47,7 @@ export function createNodeControl(m: NodeModules): NodeControl {
         resolver: m.resolver.stats(),
         values: m.announcer.values().length,
         uptimeMs: Date.now() - m.startedAt,
+        health: m.dht.nodes.map((n) => n.healthReport()),
       };
     },
     announce(query: string, port: number | undefined, lifetime: Lifetime) {

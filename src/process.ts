@@ -16,8 +16,9 @@ import { accessSync, chownSync, constants as fsConstants, closeSync, openSync, r
 import { dirname } from 'node:path';
 import { describeFsError } from './config-file.js';
 import { nonRegularKind } from './util/read-file.js';
+import { ProcessError } from './errors.js';
 
-export class ProcessError extends Error {}
+export { ProcessError };
 
 // ---------------------------------------------------------------- --user
 

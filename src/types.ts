@@ -31,6 +31,8 @@ export interface Resolution {
    * the A/AAAA records with port 0.
    */
   records?: Answer[];
+  /** proxy mode: the upstream server's whole answer, with the client's ID (src/chain/upstream-step.ts) */
+  forwarded?: Buffer;
 }
 
 export interface ResolveOptions {

@@ -3,9 +3,9 @@
 # Prints the path of dist/packages/kadnode_<version>_<arch>.deb on the last line of standard output.
 #
 # Needs node/npm, dpkg-deb and (for the NSS module) make and a C compiler; no network: the
-# production dependencies are the ones in node_modules (already patched by patch-package), pruned
-# of development dependencies, patch-package itself, sodium-native's addons for other systems,
-# caches and the modules' development files.
+# production dependencies are the ones in node_modules, as published (kadnode changes the DHT libraries'
+# behaviour at run time, src/dht/library-adapter.ts), pruned of development dependencies, sodium-native's
+# addons for other systems, caches and the modules' development files.
 #
 # Layout:
 #   /usr/lib/kadnode/                     bin/, dist/src/, node_modules/, package.json, peers.txt -> /etc/kadnode/peers.txt
@@ -15,7 +15,7 @@
 #   /lib/systemd/system/kadnode.service   packaging/systemd/kadnode.service
 #   /usr/lib/<multiarch>/libnss_kadnode.so.2   packaging/nss (postinst adds kadnode to /etc/nsswitch.conf)
 #   /usr/share/man/man1/kadnode.1.gz, kadnode-ctl.1.gz
-#   /usr/share/doc/kadnode/               copyright, changelog.gz, README.md.gz, examples/
+#   /usr/share/doc/kadnode/               copyright, changelog.gz, README.md.gz, docs/*.md.gz, examples/
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -56,9 +56,7 @@ cp -R bin package.json package-lock.json "$app/"
 cp -R dist/src "$app/dist/src"
 # node_modules without caches; then only the production dependencies (offline: npm prune only deletes)
 tar -cf - --exclude=node_modules/.cache --exclude=node_modules/.package-lock.json node_modules | tar -xf - -C "$app"
-# and without patch-package: its patches are applied already (59 modules less)
-(cd "$app" && npm prune --omit=dev --ignore-scripts --offline --no-audit --no-fund --loglevel=error >/dev/null &&
-	npm uninstall --no-save --omit=dev --ignore-scripts --offline --no-audit --no-fund --loglevel=error patch-package >/dev/null) ||
+(cd "$app" && npm prune --omit=dev --ignore-scripts --offline --no-audit --no-fund --loglevel=error >/dev/null) ||
 	fail "npm prune failed"
 rm -f "$app/package-lock.json" "$app/node_modules/.package-lock.json"
 # native addons for this system only (sodium-native ships prebuilds for a dozen others, and for Bare)
@@ -87,6 +85,11 @@ for page in kadnode.1 kadnode-ctl.1; do
 	gzip -9n < "man/$page" > "$stage/usr/share/man/man1/$page.gz"
 done
 gzip -9n < README.md > "$doc/README.md.gz"
+# docs/ beside it, as the README links it (docs/options.md ...)
+mkdir -p "$doc/docs"
+for page in docs/*.md; do
+	gzip -9n < "$page" > "$doc/$page.gz"
+done
 install -m 0644 packaging/dnsmasq/kadnode.conf "$doc/examples/dnsmasq-kadnode.conf"
 install -m 0644 packaging/systemd/resolved-kadnode.conf "$doc/examples/resolved-kadnode.conf"
 date=$(date -u -R -d "@$epoch")

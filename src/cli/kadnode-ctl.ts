@@ -1,9 +1,13 @@
 // kadnode-ctl: send one command to the daemon's control port and print the reply.
 import net from 'node:net';
 import yargs from 'yargs';
-import { DEFAULTS, parsePort, ConfigError } from '../config.js';
+import type { ConfigError } from '../errors.js';
+import { parsePort } from '../option-values.js';
+import { parseOptions } from '../options.js';
 
 const REPLY_TIMEOUT_MS = 30_000;
+/** the daemon's --cmd-port default, from its option table */
+const DEFAULT_CMD_PORT = parseOptions({})['cmd-port'];
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`kadnode-ctl: ${message}\n`);
@@ -14,7 +18,7 @@ const args = yargs(process.argv.slice(2))
   .scriptName('kadnode-ctl')
   .usage('Usage: kadnode-ctl [-p <port>] <command> [<args>...]\n\nCommands: status, lookup <name>, announce [<name>[:<port>] [<minutes>]], import <addr>, export, blacklist <addr>,\nlist blacklist|buckets|constants|forwardings|results|searches|storage|values, help')
   .parserConfiguration({ 'camel-case-expansion': false, 'halt-at-non-option': true, 'parse-positional-numbers': false, 'parse-numbers': false })
-  .option('p', { alias: 'port', type: 'string', requiresArg: true, describe: `Control port of the daemon (default ${DEFAULTS.cmdPort})` })
+  .option('p', { alias: 'port', type: 'string', requiresArg: true, describe: `Control port of the daemon (default ${DEFAULT_CMD_PORT})` })
   .help('help', 'Print this help and exit')
   .alias('help', 'h')
   .version(false)
@@ -24,7 +28,7 @@ const args = yargs(process.argv.slice(2))
 
 let port: number;
 try {
-  port = args.p !== undefined ? parsePort('port', String(args.p), false) : DEFAULTS.cmdPort;
+  port = args.p !== undefined ? parsePort('port', String(args.p), false) : DEFAULT_CMD_PORT;
 } catch (err) {
   fail((err as ConfigError).message);
 }

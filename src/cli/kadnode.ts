@@ -5,20 +5,20 @@
 // nothing left started: no socket, no pid file, no detached child.
 import { setFlagsFromString } from 'node:v8';
 import yargs from 'yargs';
-import { buildConfig, ConfigError, type Config } from '../config.js';
+import { buildConfig, type Config } from '../config.js';
 import { mergeOptions, readConfigFile } from '../config-file.js';
 import { Daemon } from '../daemon.js';
 import { encodeZ32Key, generateKeyPair } from '../identity/keys.js';
 import { BobKeyError, writeNewBobKeyFile } from '../identity/bob.js';
+import { OperatorError, UsageError } from '../errors.js';
 import { createLogger, createSyslogSink, type Logger } from '../log.js';
-import { OPTION_BY_NAME, OPTIONS, type RawOptions } from '../options.js';
+import { helpText, OPTION_BY_NAME, OPTIONS, type RawOptions } from '../options.js';
 import {
   checkPidFile,
   checkUserSwitch,
   dropPrivileges,
   isDaemonChild,
   lookupUser,
-  ProcessError,
   removePidFile,
   reportFailure,
   reportReady,
@@ -27,9 +27,6 @@ import {
   type UserInfo,
 } from '../process.js';
 import { VERSION_LINE } from '../version.js';
-
-/** An error the operator caused: printed as one line, exit code 1. */
-class UsageError extends Error {}
 
 function parseArgs(argv: string[]): RawOptions {
   // yargs reads `--daemon=yes` as false without a word; a value given to a flag is an error.
@@ -43,7 +40,7 @@ function parseArgs(argv: string[]): RawOptions {
     .usage('Usage: kadnode [options]\n\nA P2P DNS resolver on the BitTorrent Mainline DHT: answers <name>.p2p from the DHT.')
     .parserConfiguration({ 'camel-case-expansion': false, 'duplicate-arguments-array': true, 'strip-aliased': true, 'boolean-negation': false });
   for (const spec of OPTIONS) {
-    parser = parser.option(spec.name, spec.value ? { type: 'string', array: spec.repeatable ?? false, requiresArg: true, describe: spec.describe } : { type: 'boolean', describe: spec.describe });
+    parser = parser.option(spec.name, spec.value ? { type: 'string', array: spec.repeatable, requiresArg: true, describe: helpText(spec) } : { type: 'boolean', describe: helpText(spec) });
   }
   const parsed = parser
     .version('version', 'Print the version and exit', VERSION_LINE)
@@ -96,8 +93,7 @@ function createBobKeyFile(path: string): void {
 
 /** The message to print for an error, or undefined for a bug (printed with its stack). */
 function operatorMessage(err: unknown): string | undefined {
-  if (err instanceof UsageError || err instanceof ConfigError || err instanceof ProcessError) return err.message;
-  return undefined;
+  return err instanceof OperatorError ? err.message : undefined;
 }
 
 /**
@@ -216,9 +212,6 @@ async function main(): Promise<void> {
     else process.stderr.write(`kadnode: ${message}\n`);
     process.exit(1);
   }
-  // Daemon mode never reads the console from stdin (it is /dev/null).
-  if (config.daemon) config.cmdDisableStdin = true;
-
   if (config.daemon && !detached) {
     // The same arguments: the child reads the same options (and --config file) and knows by its
     // environment and IPC channel that it is the detached one.

@@ -26,6 +26,8 @@ import {
   replyProves,
 } from './auth-wire.js';
 import { canonicalHost } from './compact.js';
+import { hostPort } from '../util/host-port.js';
+import { PerSecondBudget, Tally } from '../util/per-second-budget.js';
 
 /** How an address proved its key: the address-bound exchange, or KadNode 1.x's (relayable). */
 export type AuthProof = 'bound' | '1.x';
@@ -110,28 +112,13 @@ interface Pending {
   settle(proof: AuthProof | null): void;
 }
 
-/** Counts per key, the key gone at zero. */
-class Tally extends Map<string, number> {
-  add(key: string, by: number): void {
-    const n = (this.get(key) ?? 0) + by;
-    if (n > 0) this.set(key, n);
-    else this.delete(key);
-  }
-  count(key: string): number {
-    return this.get(key) ?? 0;
-  }
-}
-
 export class AuthModule {
   private readonly pending = new Map<string, Pending>();
   private readonly byNonce = new Map<string, Pending>();
   private readonly byChallenge = new Map<string, Pending>();
   private readonly perAddress = new Tally();
   private readonly perId = new Tally();
-  private windowStart = 0;
-  private windowCount = 0;
-  /** packets per source IP in the current second (cleared every second, at most maxSources) */
-  private readonly perSource = new Map<string, number>();
+  private readonly budget: PerSecondBudget;
   readonly counters = {
     handled: 0,
     dropped: 0,
@@ -152,6 +139,7 @@ export class AuthModule {
 
   constructor(private readonly deps: AuthDeps, options: Partial<AuthOptions> = {}) {
     this.options = { ...DEFAULT_AUTH_OPTIONS, ...options };
+    this.budget = new PerSecondBudget(this.options, deps.now);
   }
 
   /** Challenge `peer` for `id`; resolves with how it proved the key, or null after the last send. */
@@ -243,7 +231,7 @@ export class AuthModule {
     // challenged host (and whoever it forwards them to) has seen.
     const entry = this.matching(packet, rinfo.address);
     const free = entry !== undefined && entry.badReplies < this.options.maxBadReplies;
-    if (!free && !this.admit(rinfo.address)) {
+    if (!free && !this.budget.admit(rinfo.address)) {
       this.counters.dropped++;
       return;
     }
@@ -304,22 +292,6 @@ export class AuthModule {
     this.deps.log.debug(`Challenge response is invalid: ${challenged} (from ${from})`);
   }
 
-  /** Per source IP and in total, per second; the per-IP counts are forgotten every second. */
-  private admit(address: string): boolean {
-    const second = Math.floor((this.deps.now ?? Date.now)() / 1000);
-    if (second !== this.windowStart) {
-      this.windowStart = second;
-      this.windowCount = 0;
-      this.perSource.clear();
-    }
-    const count = this.perSource.get(address);
-    if (count === undefined && this.perSource.size >= this.options.maxSources) return false;
-    if ((count ?? 0) >= this.options.maxPerSecond || this.windowCount >= this.options.maxTotalPerSecond) return false;
-    this.perSource.set(address, (count ?? 0) + 1);
-    this.windowCount++;
-    return true;
-  }
-
   pendingCount(): number {
     return this.pending.size;
   }
@@ -329,4 +301,3 @@ export class AuthModule {
   }
 }
 
-const hostPort = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);

@@ -17,6 +17,8 @@ import { BOB_KEY_BYTES, MAX_SIGNATURE_BYTES, signBobChallenge, verifyBobSignatur
 import type { Logger } from '../log.js';
 import type { PeerAddress } from '../types.js';
 import { canonicalHost } from './compact.js';
+import { hostPort } from '../util/host-port.js';
+import { PerSecondBudget, Tally } from '../util/per-second-budget.js';
 
 const MAGIC = Buffer.from('BOB');
 export const BOB_CHALLENGE_LENGTH = MAGIC.length + BOB_KEY_BYTES + BOB_KEY_BYTES;
@@ -113,19 +115,6 @@ interface Pending {
   settle(proof: 'bob' | null): void;
 }
 
-/** Counts per key, the key gone at zero. */
-class Tally extends Map<string, number> {
-  add(key: string, by: number): void {
-    const n = (this.get(key) ?? 0) + by;
-    if (n > 0) this.set(key, n);
-    else this.delete(key);
-  }
-  count(key: string): number {
-    return this.get(key) ?? 0;
-  }
-}
-
-const hostPort = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 
 export class BobAuthModule {
   private readonly pending = new Map<string, Pending>();
@@ -134,14 +123,13 @@ export class BobAuthModule {
   private readonly perIp = new Tally();
   private readonly perKey = new Tally();
   private readonly secrets = new Map<string, BobKey>();
-  private windowStart = 0;
-  private windowCount = 0;
-  private readonly perSource = new Map<string, number>();
+  private readonly budget: PerSecondBudget;
   private readonly options: BobAuthOptions;
   readonly counters = { handled: 0, dropped: 0, invalid: 0, answered: 0, notOurs: 0, unsolicited: 0, verified: 0, rejected: 0, evicted: 0 };
 
   constructor(private readonly deps: BobAuthDeps, options: Partial<BobAuthOptions> = {}) {
     this.options = { ...DEFAULT_BOB_AUTH_OPTIONS, ...options };
+    this.budget = new PerSecondBudget(this.options, deps.now);
     for (const key of deps.keys) this.secrets.set(key.x.toString('hex'), key);
   }
 
@@ -222,7 +210,7 @@ export class BobAuthModule {
     // A reply from an address we challenged is checked whatever else arrives (a flood from elsewhere
     // must not crowd it out), up to maxBadReplies wrong ones per challenge.
     const free = here !== undefined && [...here].some((e) => e.badReplies < this.options.maxBadReplies);
-    if (!free && !this.admit(rinfo.address)) {
+    if (!free && !this.budget.admit(rinfo.address)) {
       this.counters.dropped++;
       return;
     }
@@ -266,22 +254,6 @@ export class BobAuthModule {
     for (const e of entries) e.badReplies++;
     this.counters.rejected++;
     this.deps.log.debug(`Challenge response is invalid: ${from}`);
-  }
-
-  /** Per source IP and in total, per second; the per-IP counts are forgotten every second. */
-  private admit(address: string): boolean {
-    const second = Math.floor((this.deps.now ?? Date.now)() / 1000);
-    if (second !== this.windowStart) {
-      this.windowStart = second;
-      this.windowCount = 0;
-      this.perSource.clear();
-    }
-    const count = this.perSource.get(address);
-    if (count === undefined && this.perSource.size >= this.options.maxSources) return false;
-    if ((count ?? 0) >= this.options.maxPerSecond || this.windowCount >= this.options.maxTotalPerSecond) return false;
-    this.perSource.set(address, (count ?? 0) + 1);
-    this.windowCount++;
-    return true;
   }
 
   pendingCount(): number {

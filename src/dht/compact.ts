@@ -1,7 +1,7 @@
 // Compact node and peer encodings of BEP 5 (IPv4) and BEP 32 (IPv6):
 //   node: id (20) | IPv4 (4) | port (2) = 26 bytes in `nodes`;  id (20) | IPv6 (16) | port (2) = 38 bytes in `nodes6`
 //   peer: IPv4 (4) | port (2) = 6 bytes;  IPv6 (16) | port (2) = 18 bytes, both in `values`
-// bittorrent-dht / k-rpc only know the IPv4 forms; patches/ lets a DHT instance take these codecs instead.
+// bittorrent-dht / k-rpc only know the IPv4 forms; the library adapter (library-adapter.ts) uses these.
 // The IPv4 forms here give the same bytes as the library's own functions. IPv6 addresses are written the
 // way libuv writes a datagram's source address (`fd20::1`), so hosts from `nodes6` compare equal to
 // `rinfo.address` (k-rpc-socket matches replies to requests by that string).
@@ -135,20 +135,4 @@ export function parseNodes(buf: Uint8Array, idLength: number, family: Family): C
     nodes.push({ id: Buffer.from(buf.subarray(i, i + idLength)), host: bytesToIp(buf, i + idLength, family), port, distance: 0, token: null });
   }
   return nodes;
-}
-
-/** The codec options that patches/ adds to k-rpc and bittorrent-dht, for a DHT of this family. */
-export function libraryCodec(family: 6): {
-  krpc: { nodesKey: string; encodeNodes: (nodes: CompactNode[], idLength: number) => Buffer; parseNodes: (buf: Uint8Array, idLength: number) => CompactNode[] };
-  dht: { encodePeer: typeof encodePeer; decodePeers: typeof decodePeers };
-} {
-  return {
-    krpc: {
-      nodesKey: NODES_KEY[family],
-      // k-bucket hands over the whole table, closest first; a reply carries the K = 8 closest (BEP 5)
-      encodeNodes: (nodes, idLength) => encodeNodes(nodes.slice(0, REPLY_NODES), idLength, family),
-      parseNodes: (buf, idLength) => parseNodes(buf, idLength, family),
-    },
-    dht: { encodePeer, decodePeers },
-  };
 }

@@ -109,6 +109,23 @@ export function checkKrpc(buf: Buffer, family: Family = 4): string | null {
   }
 }
 
+/**
+ * The transaction id of a packet checkKrpc refused that BEP 5 has us answer with error 203 "Protocol
+ * Error": a query (`y` = q) with a sane `t`. Null for anything else: replies and errors are never
+ * answered (two nodes would bounce errors forever), nor packets without a `t` to answer to.
+ */
+export function refusedQueryTransaction(buf: Buffer): Uint8Array | null {
+  if (!isBencode(buf)) return null;
+  let msg: unknown;
+  try {
+    msg = bencode.decode(buf);
+  } catch {
+    return null;
+  }
+  if (!isDict(msg) || text(msg.y) !== 'q' || !bytesOf(msg.t, undefined, 32) || (msg.t as Uint8Array).length === 0) return null;
+  return msg.t as Uint8Array;
+}
+
 function checkQuery(msg: Dict): string | null {
   const q = text(msg.q);
   const a = msg.a;
@@ -137,7 +154,7 @@ function checkQuery(msg: Dict): string | null {
     case 'put':
       return checkPut(a);
     default:
-      return null; // unknown queries are ignored by the library
+      return null; // unknown methods: error 204 (citizen-overrides.ts methodUnknown)
   }
 }
 

@@ -128,6 +128,12 @@ export class PeerStore {
     yield* list;
   }
 
+  /** The ids (hex) that have announcements now (BEP 51 samples them). */
+  idList(): string[] {
+    this.expire();
+    return [...this.byId.keys()];
+  }
+
   remove(id: string, peer: Buffer): void {
     const head = this.byId.get(id);
     if (head === undefined) return;

@@ -5,12 +5,16 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
-import { checkKrpc } from './guard.js';
+import bencode from 'bencode';
+import { checkKrpc, refusedQueryTransaction } from './guard.js';
 
 export type DatagramHandler = (msg: Buffer, rinfo: dgram.RemoteInfo) => void;
 
 const AUTH_MAGIC = Buffer.from('AUTH');
 const BOB_MAGIC = Buffer.from('BOB');
+// BEP 5 error 203 replies to malformed queries, at most this many a second in all: an answer is no larger
+// than the query, and a flood of bad queries from forged addresses gets a trickle, not one each
+const MAX_PROTOCOL_ERRORS_PER_S = 20;
 
 export class DhtSocket extends EventEmitter {
   private readonly udp: dgram.Socket;
@@ -19,7 +23,8 @@ export class DhtSocket extends EventEmitter {
   /** addresses we neither hear nor talk to */
   isBlocked: (address: string) => boolean = () => false;
   private bound = false;
-  readonly counters = { krpc: 0, rejected: 0, auth: 0, bob: 0, libraryErrors: 0, blocked: 0 };
+  readonly counters = { krpc: 0, rejected: 0, auth: 0, bob: 0, libraryErrors: 0, blocked: 0, protocolErrors: 0 };
+  private errorWindow = { second: 0, sent: 0 };
 
   constructor(private readonly log: Logger, private readonly family: 4 | 6 = 4) {
     super();
@@ -80,6 +85,7 @@ export class DhtSocket extends EventEmitter {
     if (problem) {
       this.counters.rejected++;
       this.log.debug(`dropped packet from ${rinfo.address}:${rinfo.port}: ${problem}`);
+      this.answerProtocolError(msg, rinfo);
       return;
     }
     this.counters.krpc++;
@@ -90,6 +96,18 @@ export class DhtSocket extends EventEmitter {
       this.counters.libraryErrors++;
       this.log.warn(`DHT library failed on a packet from ${rinfo.address}:${rinfo.port}: ${(err as Error).message}`);
     }
+  }
+
+  /** BEP 5: a malformed query with a transaction id gets error 203 (rate-bounded), anything else silence. */
+  private answerProtocolError(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const t = refusedQueryTransaction(msg);
+    if (!t) return;
+    const second = Math.floor(Date.now() / 1000);
+    if (this.errorWindow.second !== second) this.errorWindow = { second, sent: 0 };
+    if (this.errorWindow.sent >= MAX_PROTOCOL_ERRORS_PER_S) return;
+    this.errorWindow.sent++;
+    this.counters.protocolErrors++;
+    this.sendRaw(Buffer.from(bencode.encode({ t, y: 'e', e: [203, 'Protocol Error'] })), rinfo.port, rinfo.address);
   }
 
   // --- the dgram subset k-rpc-socket calls ---

@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { p256 } from '@noble/curves/nist.js';
 import { base32crockford } from '@scure/base';
 import { readRegularFileSync } from '../util/read-file.js';
+import { BobKeyError } from '../errors.js';
 
 export const BOB_KEY_BYTES = 32;
 export const BOB_NAME_LENGTH = 52;
@@ -26,7 +27,7 @@ const MAX_KEY_TRIES = 64;
 // 51 characters of 5 bits and a last one holding X's last bit and 4 zero bits: `0` or `g`.
 const BOB_NAME = /^[0-9a-hjkmnp-tv-z]{51}[0g]$/;
 
-export class BobKeyError extends Error {}
+export { BobKeyError };
 
 export interface BobKey {
   /** the name KadNode 2.x prints, without the TLD */

@@ -4,12 +4,13 @@ import { randomFillSync } from 'node:crypto';
 import { ed25519, SIGNATURE_BYTES, signDetached as sign64, verifyDetached as verify64 } from './ed25519.js';
 import z32 from 'z32';
 import { readRegularFileSync } from '../util/read-file.js';
+import { KeyError } from '../errors.js';
 
 export const PUBLIC_KEY_BYTES = 32;
 export const SECRET_KEY_BYTES = 64;
 export const Z32_KEY_LENGTH = 52;
 
-export class KeyError extends Error {}
+export { KeyError };
 
 export interface KeyPair {
   publicKey: Buffer;

@@ -1,7 +1,7 @@
 // Key patterns of --auth-add-skey / --auth-add-pkey (KADNODE-1.x §1.2, §2.2): `[pattern:]key`,
 // pattern a full name or `*suffix`, sanitized like a query; no pattern means `*`.
 import { KeyError, parseHexKey, PUBLIC_KEY_BYTES, publicKeyOf, readSecretKeyText, SECRET_KEY_BYTES } from './keys.js';
-import { sanitizeQuery } from './query.js';
+import { sanitizeQuery } from './sanitize.js';
 
 export interface PublicKeyEntry {
   pattern: string;
@@ -30,14 +30,40 @@ export function patternsConflict(a: string, b: string): boolean {
   return a === b;
 }
 
-function splitArgument(option: string, value: string, tld: string): { pattern: string; keyText: string } {
+export type KeyOption = '--auth-add-skey' | '--auth-add-pkey';
+
+/**
+ * One --auth-add-skey / --auth-add-pkey value, checked on its own: the form of its pattern and its key.
+ * The pattern is sanitized against the query TLD (another option) when it joins a KeyRing.
+ */
+export interface KeyArgument {
+  option: KeyOption;
+  /** as written; no pattern means `*` */
+  rawPattern: string;
+  publicKey: Buffer;
+  /** --auth-add-skey only */
+  secretKey?: Buffer;
+}
+
+export function parseKeyArgument(option: KeyOption, value: string): KeyArgument {
   const colon = value.indexOf(':');
   const rawPattern = colon < 0 ? '*' : value.slice(0, colon);
   const keyText = colon < 0 ? value : value.slice(colon + 1);
+  sanitizePattern(option, rawPattern, '');
+  try {
+    if (option === '--auth-add-pkey') return { option, rawPattern, publicKey: parseHexKey(keyText, PUBLIC_KEY_BYTES) };
+    const secretKey = parseHexKey(readSecretKeyText(keyText), SECRET_KEY_BYTES);
+    return { option, rawPattern, publicKey: publicKeyOf(secretKey), secretKey };
+  } catch (err) {
+    throw new KeyError(`${option}: ${(err as Error).message}`);
+  }
+}
+
+function sanitizePattern(option: KeyOption, rawPattern: string, tld: string): string {
   const pattern = sanitizeQuery(rawPattern, tld);
   if (pattern.length === 0) throw new KeyError(`${option}: empty pattern`);
   if (pattern.indexOf('*', 1) >= 0) throw new KeyError(`${option}: the '*' is only allowed at the front of a pattern: '${rawPattern}'`);
-  return { pattern, keyText };
+  return pattern;
 }
 
 /** All keys of the daemon; a new pattern that conflicts with one in the same list is refused. */
@@ -46,27 +72,17 @@ export class KeyRing {
   readonly publicKeys: PublicKeyEntry[] = [];
 
   addPublicKey(value: string, tld: string): void {
-    const { pattern, keyText } = splitArgument('--auth-add-pkey', value, tld);
-    let publicKey: Buffer;
-    try {
-      publicKey = parseHexKey(keyText, PUBLIC_KEY_BYTES);
-    } catch (err) {
-      throw new KeyError(`--auth-add-pkey: ${(err as Error).message}`);
-    }
-    this.insert(this.publicKeys, { pattern, publicKey });
+    this.add(parseKeyArgument('--auth-add-pkey', value), tld);
   }
 
   addSecretKey(value: string, tld: string): void {
-    const { pattern, keyText } = splitArgument('--auth-add-skey', value, tld);
-    let secretKey: Buffer;
-    let publicKey: Buffer;
-    try {
-      secretKey = parseHexKey(readSecretKeyText(keyText), SECRET_KEY_BYTES);
-      publicKey = publicKeyOf(secretKey);
-    } catch (err) {
-      throw new KeyError(`--auth-add-skey: ${(err as Error).message}`);
-    }
-    this.insert(this.secretKeys, { pattern, publicKey, secretKey });
+    this.add(parseKeyArgument('--auth-add-skey', value), tld);
+  }
+
+  add(key: KeyArgument, tld: string): void {
+    const pattern = sanitizePattern(key.option, key.rawPattern, tld);
+    const { publicKey, secretKey } = key;
+    if (secretKey) this.insert(this.secretKeys, { pattern, publicKey, secretKey });
     // As in KadNode, our own names must also be verifiable by us.
     this.insert(this.publicKeys, { pattern, publicKey });
   }

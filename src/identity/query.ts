@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { bobId, decodeBobName, isBobKey } from './bob.js';
 import { decodeZ32Key, KeyError, parseHexKey, publicKeyOf, SECRET_KEY_BYTES } from './keys.js';
 import type { KeyRing } from './patterns.js';
+import { QueryError } from '../errors.js';
+import { sanitizeQuery } from './sanitize.js';
 
 // KadNode's QUERY_MAX_SIZE: longer queries are refused before hashing.
 export const QUERY_MAX_LENGTH = 511;
@@ -10,24 +12,8 @@ const HEX40 = /^[0-9a-f]{40}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX128 = /^[0-9a-f]{128}$/;
 
-/** True when `name` ends in the query TLD; case-insensitive (KadNode 1.x compared bytes, a defect). */
-export function hasTld(name: string, tld: string): boolean {
-  const n = stripRootDot(name).toLowerCase();
-  const t = tld.toLowerCase();
-  return n.length > t.length && n.endsWith(t);
-}
-
-function stripRootDot(name: string): string {
-  return name.endsWith('.') ? name.slice(0, -1) : name;
-}
-
-/** Strip the query TLD (if present) and lowercase, as KadNode's query_sanitize does. */
-export function sanitizeQuery(query: string, tld: string): string {
-  let q = stripRootDot(query).toLowerCase();
-  const t = tld.toLowerCase();
-  if (q.endsWith(t)) q = q.slice(0, q.length - t.length);
-  return q;
-}
+// sanitizing lives in a leaf module (patterns.ts needs it too); importers keep reading it here
+export { hasTld, sanitizeQuery } from './sanitize.js';
 
 /**
  * raw: 40 hex, the id itself. plain: SHA-1 of the name. pkey: a public key (64 hex or 52 z-base32),
@@ -50,7 +36,7 @@ export interface Identifier {
   secretKey?: Buffer;
 }
 
-export class QueryError extends Error {}
+export { QueryError };
 
 export function sha1(data: string | Buffer): Buffer {
   return createHash('sha1').update(data).digest();

@@ -6,12 +6,13 @@ import { isIP } from 'node:net';
 import type { Logger } from '../log.js';
 import type { HostPort } from '../dht/node.js';
 import { nonRegularKind, readRegularFile } from '../util/read-file.js';
+import { AddressError } from '../errors.js';
 
 export const DEFAULT_DHT_PORT = 6881;
 const MAX_LINE = 255;
 const MAX_PEERS = 1000;
 
-export class AddressError extends Error {}
+export { AddressError };
 
 export function parseHostPort(text: string, defaultPort = DEFAULT_DHT_PORT): HostPort {
   const value = text.trim();

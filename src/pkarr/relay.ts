@@ -21,6 +21,7 @@ import type { MutableItem } from '../dht/item-store.js';
 import type { PutOptions } from '../dht/node.js';
 import type { SeqPool } from '../dht/seq-memory.js';
 import { decodeZ32Key } from '../identity/keys.js';
+import { SourceRateLimiter } from '../util/rate-limit.js';
 import type { Logger } from '../log.js';
 import type { PkarrHook } from './hook.js';
 import { checkItem, fromRelayPayload, MAX_RELAY_PAYLOAD, PacketError, targetOf, toRelayPayload, type VerifiedPacket } from './packet.js';
@@ -65,7 +66,7 @@ export function sourceNetwork(address: string): string {
 }
 
 export class PkarrRelay {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly limiter: SourceRateLimiter;
   /** keys (hex) with a PUT in progress */
   private readonly putting = new Set<string>();
 
@@ -73,7 +74,9 @@ export class PkarrRelay {
     private readonly deps: { hook: PkarrHook; dht: RelayTarget; log: Logger },
     private readonly options: RelayOptions = DEFAULT_RELAY_OPTIONS,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.limiter = new SourceRateLimiter({ perSecond: 1000 / options.putRefillMs, burst: options.putBurst, maxSources: options.maxSources }, now);
+  }
 
   get maxPayload(): number {
     return MAX_RELAY_PAYLOAD;
@@ -81,18 +84,7 @@ export class PkarrRelay {
 
   /** Takes a PUT token of the source's network; false when it has none left (429). */
   allowPut(source: string): boolean {
-    const now = this.now();
-    const { putBurst, putRefillMs, maxSources } = this.options;
-    const network = sourceNetwork(source);
-    const b = this.buckets.get(network) ?? { tokens: putBurst, at: now };
-    b.tokens = Math.min(putBurst, b.tokens + (now - b.at) / putRefillMs);
-    b.at = now;
-    this.buckets.delete(network);
-    this.buckets.set(network, b);
-    while (this.buckets.size > maxSources) this.buckets.delete(this.buckets.keys().next().value as string);
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
+    return this.limiter.allow(sourceNetwork(source));
   }
 
   async get(z32: string): Promise<RelayGetResult> {

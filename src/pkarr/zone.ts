@@ -6,6 +6,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { Answer } from 'dns-packet';
 import { ipToBytes } from '../dht/compact.js';
 import { readRegularFileSync } from '../util/read-file.js';
+import { ZoneError } from '../errors.js';
 
 export type ZoneType = 'A' | 'AAAA' | 'TXT' | 'CNAME' | 'SRV' | 'HTTPS' | 'SVCB';
 
@@ -28,7 +29,7 @@ export interface ZoneRecord {
 /** A/AAAA data meaning this node's address as other DHT nodes see it. */
 export const AUTO = 'auto';
 
-export class ZoneError extends Error {}
+export { ZoneError };
 
 const MAX_ZONE_FILE = 64 * 1024;
 const MAX_TTL = 2 ** 31 - 1;

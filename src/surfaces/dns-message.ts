@@ -217,7 +217,7 @@ function soa(zone: string): Answer {
   };
 }
 
-// ---------------------------------------------------------------- proxy mode (dns-forwarder.ts)
+// ---------------------------------------------------------------- proxy mode (src/chain/forwarder.ts)
 
 /** A copy of the message with another ID (the first two bytes of the header). */
 export function withId(msg: Buffer, id: number): Buffer {

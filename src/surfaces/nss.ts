@@ -20,17 +20,15 @@
 // dropped; beyond MAX_PENDING lookups at once they get "try again" at once.
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { hasTld } from '../identity/query.js';
+import type { Chain } from '../chain/chain.js';
 import type { Logger } from '../log.js';
-import type { Family, NameResolver, PeerAddress, Resolution } from '../types.js';
+import type { Family, PeerAddress, Resolution } from '../types.js';
 
 export interface NssOptions {
   /** 0: an ephemeral port (tests) */
   port: number;
   /** loopback addresses to bind (127.0.0.1, ::1) */
   addresses: string[];
-  /** the query TLD, e.g. '.p2p' */
-  tld: string;
   /** the DHT families running: a family none of them serves does not wait for its addresses */
   families: Family[];
   /** how long a request waits for the first address (default WAIT_MS) */
@@ -42,7 +40,8 @@ export interface NssOptions {
 }
 
 export interface NssDeps {
-  resolver: NameResolver;
+  /** the query chain (src/resolver.ts); NSS takes names under the TLD only (scope 'tld-only') */
+  chain: Chain;
   log: Logger;
   options: NssOptions;
 }
@@ -126,7 +125,7 @@ export function buildNssReply(id: number, status: NssStatus, family: 0 | Family,
 }
 
 export class NssSurface {
-  private readonly resolver: NameResolver;
+  private readonly chain: Chain;
   private readonly log: Logger;
   private readonly options: NssOptions;
   private sockets: dgram.Socket[] = [];
@@ -138,7 +137,7 @@ export class NssSurface {
   private stopped = false;
 
   constructor(deps: NssDeps) {
-    this.resolver = deps.resolver;
+    this.chain = deps.chain;
     this.log = deps.log;
     this.options = deps.options;
     this.tokens = this.rate();
@@ -242,7 +241,9 @@ export class NssSurface {
     const { id, family, name } = request;
     const refused = () => buildNssReply(id, NSS_STATUS.refused, family);
     const bare = name.endsWith('.') ? name.slice(0, -1) : name;
-    if (!NAME_CHARS.test(bare) || bare.includes('..') || !hasTld(bare, this.options.tld)) return refused();
+    if (!NAME_CHARS.test(bare) || bare.includes('..')) return refused();
+    const route = this.chain.route(bare, 'tld-only');
+    if (route.kind === 'refuse' || route.kind === 'upstream') return refused();
     if (this.pending >= (this.options.maxPending ?? MAX_PENDING)) {
       this.log.debug(`Too many pending lookups, try again for ${bare}`);
       return buildNssReply(id, NSS_STATUS.tryagain, family);
@@ -252,7 +253,7 @@ export class NssSurface {
     this.pending++;
     let result: Resolution;
     try {
-      result = await this.resolver.resolve(bare, { timeoutMs: this.options.waitMs ?? WAIT_MS, ...(waitFor ? { family: waitFor } : {}) });
+      result = await this.chain.run({ route, timeoutMs: this.options.waitMs ?? WAIT_MS, ...(waitFor ? { family: waitFor } : {}) });
     } finally {
       this.pending--;
     }

@@ -9,8 +9,10 @@
 // rarely asked names, never memory). A name is kept to MAX_NAME characters.
 // Hot path: onAnswer runs for every DNS answer, so it reads the answer's header and question by hand
 // (no decoder, no allocation but the name) and only adds to numbers.
+import type { Chain, Query, Route, Scope } from '../chain/chain.js';
+import type { Upstream } from '../chain/forwarder.js';
 import type { NameResolver, ResolveOptions, Resolution, ResolveStatus } from '../types.js';
-import type { AnswerObserver, ChangeCounter } from './dns.js';
+import type { AnswerObserver } from './dns.js';
 
 export type QueryTransport = 'udp' | 'tcp' | 'https' | 'command' | 'nss';
 export type LookupSource = 'dns' | 'command' | 'nss';
@@ -173,7 +175,7 @@ export class QueryStats implements AnswerObserver {
     if (info) this.record(transport, info.name, info.type, info.rcode, info.answers, performance.now() - startedAt);
   }
 
-  /** A lookup through the resolver (ObservedResolver): counted by source and outcome. */
+  /** A lookup through the query chain (ObservedChain): counted by source and outcome. */
   onLookup(source: LookupSource, status: ResolveStatus): void {
     const key = `${source} ${status}`;
     this.lookupCounts.set(key, (this.lookupCounts.get(key) ?? 0) + 1);
@@ -276,26 +278,45 @@ export class QueryStats implements AnswerObserver {
 }
 
 /**
- * The resolver as one surface sees it: every lookup is counted by source and outcome, and with `record`
- * (the surfaces that are not DNS, whose answers the DNS observer does not see) listed among the queries.
- * Keeps the resolver's generation() for the DNS packet cache.
+ * The query chain as one surface sees it: every lookup (the pkarr and TLD routes; a forwarded query is
+ * the upstream's, not a lookup) is counted by source and outcome, and for the surfaces that are not DNS,
+ * whose answers the DNS observer does not see, listed among the queries. Keeps the chain's generation()
+ * for the DNS packet cache.
  */
-export class ObservedResolver implements NameResolver, ChangeCounter {
+export class ObservedChain implements Chain, NameResolver {
   constructor(
-    private readonly resolver: NameResolver & ChangeCounter,
+    private readonly chain: Chain,
     private readonly stats: QueryStats,
     private readonly source: LookupSource,
   ) {}
 
-  async resolve(name: string, options: ResolveOptions): Promise<Resolution> {
+  get countsChanges(): boolean {
+    return this.chain.countsChanges;
+  }
+
+  get upstream(): Upstream | null {
+    return this.chain.upstream;
+  }
+
+  route(name: string, scope: Scope): Route {
+    return this.chain.route(name, scope);
+  }
+
+  async run(query: Query): Promise<Resolution> {
+    if (query.route.kind !== 'pkarr' && query.route.kind !== 'tld') return this.chain.run(query);
     const started = performance.now();
-    const result = await this.resolver.resolve(name, options);
+    const result = await this.chain.run(query);
     this.stats.onLookup(this.source, result.status);
-    if (this.source !== 'dns') this.stats.recordLookup(this.source, name, options.family, result, performance.now() - started);
+    if (this.source !== 'dns') this.stats.recordLookup(this.source, query.route.name, query.family, result, performance.now() - started);
     return result;
   }
 
+  /** A name as the operator's commands ask it (scope 'any'). */
+  resolve(name: string, options: ResolveOptions): Promise<Resolution> {
+    return this.run({ route: this.route(name, 'any'), ...options });
+  }
+
   generation(): number {
-    return this.resolver.generation();
+    return this.chain.generation();
   }
 }

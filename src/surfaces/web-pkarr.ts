@@ -16,8 +16,8 @@ export interface DnsAnswerer {
 export interface WebExtras {
   doh?: DnsAnswerer | null;
   relay?: PkarrRelay | null;
-  /** GET / (the dashboard), its assets, /api/state and /metrics (web-dashboard.ts) */
-  dashboard?: WebDashboard | null;
+  /** GET / (the dashboard), its assets, /api/state and /metrics (web-dashboard.ts, loaded on first use) */
+  dashboard?: Pick<WebDashboard, 'handle'> | null;
 }
 
 const DNS_MESSAGE = 'application/dns-message';

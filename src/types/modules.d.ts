@@ -36,6 +36,12 @@ declare module 'k-rpc' {
   export default KRpc;
 }
 
+declare module 'k-bucket' {
+  // src/dht/library-types.ts types what the adapter uses of it (RoutingTable)
+  const KBucket: new (options: { localNodeId: Uint8Array; numberOfNodesPerKBucket?: number; numberOfNodesToPing?: number }) => unknown;
+  export default KBucket;
+}
+
 declare module 'k-rpc-socket' {
   const KRpcSocket: (opts: Record<string, unknown>) => unknown;
   export default KRpcSocket;
@@ -69,4 +75,9 @@ declare module 'sodium-native' {
     randombytes_buf(buf: Buffer): void;
   };
   export default sodium;
+}
+
+declare module 'crc-32/crc32c.js' {
+  const crc32c: { buf(data: Uint8Array | number[], seed?: number): number };
+  export default crc32c;
 }

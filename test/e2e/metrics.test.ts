@@ -129,7 +129,7 @@ describe('/metrics of a running daemon', { skip: skipUnlessDig(), timeout: 180_0
     const web = await get(ports.web, '/status');
     assert.match(web.type, /^text\/plain/);
     for (const text of [ctl.stdout, web.body]) {
-      assert.match(text, /^Version: kadnode v\S+ \( .* \)\nDHT id: [0-9a-f]{40}\n(Bound: .*\n)+DHT nodes: \d+ \(\d+ good\)\nDHT storage: .*\nDHT searches: \d+ active\nResolver: .*\nValues to announce: 1\nUptime: \d+ s\n?$/);
+      assert.match(text, /^Version: kadnode v\S+ \( .* \)\nDHT id: [0-9a-f]{40}\n(Bound: .*\n)+DHT nodes: \d+ \(\d+ good\)\nDHT storage: .*\nDHT searches: \d+ active\nResolver: .*\nValues to announce: 1\nUptime: \d+ s\n(DHT health IPv[46]: .*\nDHT external address IPv[46]: .*\n?(Warning: .*\n?)?)+$/);
     }
     const page = await get(ports.web, '/');
     assert.equal(page.status, 200);

@@ -206,7 +206,7 @@ test('proxy mode: kadnode forwards to a real dnsmasq in another namespace', { ti
     st.diagnostic(`silent upstream: SERVFAIL after ${r.queryTimeMs} ms (dig query time), ${Math.round(r.elapsedMs)} ms wall clock; deadline ${DEADLINE_MS} ms`);
     assert.equal(r.status, 'SERVFAIL', r.raw);
     assert.ok(r.queryTimeMs !== undefined && r.queryTimeMs >= DEADLINE_MS - 100 && r.queryTimeMs <= DEADLINE_MS + 500, `query time ${r.queryTimeMs} ms`);
-    await kad.waitForLine(/\(W\) DNS: Upstream 10\.201\.0\.2:53 gives no answer/, 2000);
+    await kad.waitForLine(/\(W\) DNS\/FWD: Upstream 10\.201\.0\.2:53 gives no answer/, 2000);
     // bounded: the queries queued while it was stopped are answered first
     let again: DigResult | undefined;
     for (let i = 0; i < 10; i++) {
@@ -215,7 +215,7 @@ test('proxy mode: kadnode forwards to a real dnsmasq in another namespace', { ti
       await sleep(200);
     }
     assert.deepEqual(again?.answers.map((x) => x.data), [UPSTREAM_A], again?.raw);
-    await kad.waitForLine(/\(I\) DNS: Upstream 10\.201\.0\.2:53 answers again/, 2000);
+    await kad.waitForLine(/\(I\) DNS\/FWD: Upstream 10\.201\.0\.2:53 answers again/, 2000);
   });
 
   await phase('dnsmasq killed: SERVFAIL within the deadline (UDP and TCP), kadnode keeps running', async (st) => {

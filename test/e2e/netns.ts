@@ -1,7 +1,8 @@
 // Network namespaces for multi-host end-to-end tests.
 //
 // createNetwork(count) makes `count` hosts, each a network namespace with `lo` up and one interface
-// `eth0` = 10.201.0.N/16 (N = 1..count). The eth0s are veth pairs whose other ends sit in a bridge that
+// `eth0` = 10.201.0.N/16 (N = 1..count), or 10.201.N.1/16 with `subnetPerHost` (each host in a /24 of its
+// own, still one on-link /16: for peers that keep one node per /24, like libtorrent). The eth0s are veth pairs whose other ends sit in a bridge that
 // lives in a namespace of its own, so nothing is added to the root namespace and the addresses exist
 // only inside these namespaces. Names carry the process id (`kn-<pid>-h1`, `kn-<pid>-br`) so parallel
 // or aborted runs never collide.
@@ -155,7 +156,7 @@ export interface Host {
   name: string;
   /** 1-based */
   index: number;
-  /** 10.201.0.<index> */
+  /** 10.201.0.<index> (10.201.<index>.1 with subnetPerHost) */
   ip: string;
 }
 
@@ -221,14 +222,14 @@ export class Network {
   private unregister: (() => void) | undefined;
   private destroyed = false;
 
-  constructor(prefix: string, count: number) {
+  constructor(prefix: string, count: number, subnetPerHost = false) {
     if (!Number.isInteger(count) || count < 1 || count > 254) throw new Error(`host count must be 1..254, got ${count}`);
     this.prefix = prefix;
     this.bridgeNs = `${prefix}-br`;
     this.hosts = Array.from({ length: count }, (_, i) => ({
       name: `${prefix}-h${i + 1}`,
       index: i + 1,
-      ip: `${SUBNET_PREFIX}${i + 1}`,
+      ip: subnetPerHost ? `10.201.${i + 1}.1` : `${SUBNET_PREFIX}${i + 1}`,
     }));
   }
 
@@ -321,6 +322,8 @@ export function addIPv6(net: Network): void {
 export interface CreateNetworkOptions {
   /** namespace name prefix; must be unique per run. Default `kn-<pid>` (plus a counter after the first). */
   prefix?: string;
+  /** host N at 10.201.N.1/16 instead of 10.201.0.N/16: every host in a /24 of its own */
+  subnetPerHost?: boolean;
 }
 
 let networkCounter = 0;
@@ -333,7 +336,7 @@ export function createNetwork(count: number, opts: CreateNetworkOptions = {}): N
   removeStaleNamespaces();
   const n = networkCounter++;
   const prefix = opts.prefix ?? (n === 0 ? `kn-${process.pid}` : `kn-${process.pid}-${n}`);
-  const net = new Network(prefix, count);
+  const net = new Network(prefix, count, opts.subnetPerHost);
   net.setup();
   return net;
 }

@@ -1,8 +1,9 @@
 // packaging/debian: `npm run package:deb` (packaging/debian/build.sh) builds the .deb, lintian finds no
 // error in it, and the package unpacked into a throw-away root (dpkg -x, no maintainer scripts run on
 // this host) holds every file it promises and runs from there: `kadnode --version`, and (as root, in a
-// network namespace) the daemon with the unit's command line, answered by the packaged kadnode-ctl and,
-// through the packaged NSS module, by getent. The maintainer scripts are run on their own against a
+// network namespace) the daemon with the unit's command line and both DHTs (IPv4 and IPv6), answered by
+// the packaged kadnode-ctl and, through the packaged NSS module, by getent. The packaged DHT libraries are
+// the published ones at the versions the run-time adapter is pinned to (nothing patched). The maintainer scripts are run on their own against a
 // scratch /etc/nsswitch.conf (DPKG_ROOT) with stand-ins for deb-systemd-helper, deb-systemd-invoke and
 // systemctl first on PATH.
 import { test, type TestContext } from 'node:test';
@@ -11,7 +12,8 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync
 import { join } from 'node:path';
 import { haveCommand, repoRoot, sleep, tempDir } from './harness.js';
 import { netnsEtc } from './netns-etc.js';
-import { createNetwork, netnsSkipReason, registerCleanup, run, type Network } from './netns.js';
+import { LIBRARY_VERSIONS } from '../../src/dht/library-adapter.js';
+import { addIPv6, createNetwork, netnsSkipReason, registerCleanup, run, type Network } from './netns.js';
 
 const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -63,10 +65,10 @@ test('Debian package: build, lintian, unpacked root, maintainer scripts', { time
     st.diagnostic(`lintian: 0 errors, 0 warnings; info tags: ${[...counts].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
   });
 
-  await t.test('dpkg -x into a throw-away root: every promised file, relative links, applied patches', async () => {
+  await t.test('dpkg -x into a throw-away root: every promised file, relative links, the pinned DHT libraries', async () => {
     const x = await run(undefined, 'dpkg', ['-x', deb, root]);
     assert.equal(x.code, 0, x.stderr);
-    for (const f of ['etc/kadnode/kadnode.conf', 'etc/kadnode/peers.txt', 'lib/systemd/system/kadnode.service', 'usr/share/man/man1/kadnode.1.gz', 'usr/share/man/man1/kadnode-ctl.1.gz', 'usr/share/doc/kadnode/copyright', 'usr/share/doc/kadnode/changelog.gz', 'usr/lib/kadnode/package.json', 'usr/lib/kadnode/dist/src/cli/kadnode.js']) {
+    for (const f of ['etc/kadnode/kadnode.conf', 'etc/kadnode/peers.txt', 'lib/systemd/system/kadnode.service', 'usr/share/man/man1/kadnode.1.gz', 'usr/share/man/man1/kadnode-ctl.1.gz', 'usr/share/doc/kadnode/copyright', 'usr/share/doc/kadnode/changelog.gz', 'usr/share/doc/kadnode/README.md.gz', 'usr/share/doc/kadnode/docs/options.md.gz', 'usr/share/doc/kadnode/docs/wire-formats.md.gz', 'usr/lib/kadnode/package.json', 'usr/lib/kadnode/dist/src/cli/kadnode.js']) {
       assert.ok(existsSync(join(root, f)), `${f} missing`);
     }
     assert.equal(readFileSync(join(root, 'etc/kadnode/kadnode.conf'), 'utf8'), readFileSync(join(repoRoot, 'packaging/kadnode.conf'), 'utf8'));
@@ -81,11 +83,14 @@ test('Debian package: build, lintian, unpacked root, maintainer scripts', { time
     const left = (await run(undefined, 'ls', [prebuilds])).stdout.trim().split('\n');
     assert.equal(left.length, 1, `sodium-native prebuilds: ${left.join(' ')}`);
     assert.match(left[0]!, /^linux-(x64|arm64)$/);
-    // the IPv6 DHT patches are applied in the packaged modules
-    for (const patch of ['bittorrent-dht+11.0.12.patch', 'k-rpc+5.1.0.patch']) {
-      const r = await run(undefined, 'patch', ['-p1', '-R', '--dry-run', '-s', '-f', '-d', join(root, 'usr/lib/kadnode'), '-i', join(repoRoot, 'patches', patch)]);
-      assert.equal(r.code, 0, `${patch} is not applied in the package:\n${r.stdout}${r.stderr}`);
+    // the DHT libraries as the adapter expects them, byte for byte the published files of node_modules
+    for (const [name, pinned] of Object.entries(LIBRARY_VERSIONS)) {
+      const packaged = join(root, 'usr/lib/kadnode/node_modules', name);
+      assert.equal((JSON.parse(readFileSync(join(packaged, 'package.json'), 'utf8')) as { version: string }).version, pinned, name);
+      const main = name === 'bittorrent-dht' ? 'client.js' : 'index.js';
+      assert.equal(readFileSync(join(packaged, main), 'utf8'), readFileSync(join(repoRoot, 'node_modules', name, main), 'utf8'), `${name}/${main}`);
     }
+    assert.ok(!existsSync(join(root, 'usr/lib/kadnode/patches')), 'no patches/');
     assert.ok(lstatSync(join(root, 'usr/lib/kadnode/bin/kadnode')).mode & 0o111, 'bin/kadnode is executable');
   });
 
@@ -115,13 +120,14 @@ test('Debian package: build, lintian, unpacked root, maintainer scripts', { time
     });
     try {
       net = createNetwork(1, { prefix: `kn-${process.pid}-deb` });
+      addIPv6(net);
       const ns = net.host(1).name;
       const state = join(tmp.path, 'state');
       mkdirSync(state);
       // the unit: ExecStartPre seeds the peer file, ExecStart runs the daemon (paths into the root)
       const peers = join(state, 'peers.txt');
       writeFileSync(peers, '');
-      const conf = readFileSync(join(root, 'etc/kadnode/kadnode.conf'), 'utf8') + '\n--value-id packaged.p2p\n--lpd-disable\n--fwd-disable\n--nss-port 4053\n';
+      const conf = readFileSync(join(root, 'etc/kadnode/kadnode.conf'), 'utf8') + '\n--value-id packaged.p2p\n--lpd-disable\n--fwd-disable\n--nss-port 4053\n--mode dual\n';
       const confPath = join(state, 'kadnode.conf');
       writeFileSync(confPath, conf);
       const child = net.spawn(ns, join(root, 'usr/bin/kadnode'), ['--config', confPath, '--peerfile', peers, '--cmd-disable-stdin'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -133,6 +139,9 @@ test('Debian package: build, lintian, unpacked root, maintainer scripts', { time
       const status = await run(ns, join(root, 'usr/bin/kadnode-ctl'), ['status']);
       assert.equal(status.code, 0, status.stderr);
       assert.match(status.stdout, /kadnode v/);
+      // both DHTs run: the IPv6 one through the adapter's BEP 32 overrides
+      assert.match(stderr, /\(I\) DHT6: Bind to \[/, stderr);
+      assert.match(status.stdout, /^DHT nodes: .* IPv4, .* IPv6$/m, status.stdout);
       const lib = (await run(undefined, 'find', [join(root, 'usr/lib'), '-name', 'libnss_kadnode.so.2'])).stdout.trim();
       if (lib) {
         const removeEtc = netnsEtc(ns, { 'nsswitch.conf': 'hosts: files kadnode [NOTFOUND=return] dns\n' });

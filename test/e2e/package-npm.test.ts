@@ -1,14 +1,18 @@
 // npm: the `npm pack` tarball installs globally into a temporary prefix (npm install -g --prefix) and
 // provides kadnode and kadnode-ctl that run: --version, and the daemon on loopback answering the
-// installed kadnode-ctl. The postinstall (patch-package) must have applied the IPv6 DHT patches in the
-// installed copy. Dependencies come from the npm cache when they are there (--prefer-offline); without
-// the registry and without a warm cache the install cannot work, and the test skips with the reason.
+// installed kadnode-ctl. Nothing is patched at install (no install script): the DHT libraries stay as
+// published and kadnode adapts them at run time, so the IPv6 DHT works from the global install and from
+// an install as a dependency of another project, where npm hoists the DHT libraries out of kadnode's
+// directory (two installed daemons on ::1 find each other's name). Dependencies come from the npm cache
+// when they are there (--prefer-offline); without the registry and without a warm cache the install
+// cannot work, and the test skips with the reason.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { emptyPeerFile, haveCommand, pickPorts, registerCleanup, repoRoot, sleep, tempDir } from './harness.js';
+import { LIBRARY_VERSIONS } from '../../src/dht/library-adapter.js';
+import { emptyPeerFile, haveCommand, pickPorts, registerCleanup, repoRoot, retry, sleep, tempDir } from './harness.js';
 import { run } from './netns.js';
 
 const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -36,10 +40,10 @@ test('npm pack tarball: global install into a temporary prefix', { timeout: 300_
     const info = (JSON.parse(r.stdout) as Array<{ filename: string; files: Array<{ path: string }>; size: number }>)[0]!;
     tarball = join(tmp.path, info.filename);
     const files = info.files.map((f) => f.path);
-    for (const f of ['bin/kadnode', 'bin/kadnode-ctl', 'dist/src/cli/kadnode.js', 'dist/src/surfaces/nss.js', 'man/kadnode.1', 'peers.txt', 'patches/bittorrent-dht+11.0.12.patch', 'packaging/nss/nss_kadnode.c', 'packaging/systemd/kadnode.service', 'README.md', 'package.json']) {
+    for (const f of ['bin/kadnode', 'bin/kadnode-ctl', 'dist/src/cli/kadnode.js', 'dist/src/surfaces/nss.js', 'man/kadnode.1', 'peers.txt', 'packaging/nss/nss_kadnode.c', 'packaging/systemd/kadnode.service', 'README.md', 'docs/options.md', 'docs/wire-formats.md', 'package.json']) {
       assert.ok(files.includes(f), `${f} is not in the tarball`);
     }
-    assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('dist/test/') || f.startsWith('node_modules/')), files.filter((f) => /^(src|test|dist\/test|node_modules)\//.test(f)).join(' '));
+    assert.ok(!files.some((f) => /^(src|test|dist\/test|node_modules|patches)\//.test(f)), files.filter((f) => /^(src|test|dist\/test|node_modules|patches)\//.test(f)).join(' '));
     st.diagnostic(`${info.filename}: ${files.length} files, ${Math.round(info.size / 1024)} KiB`);
   });
 
@@ -57,11 +61,10 @@ test('npm pack tarball: global install into a temporary prefix', { timeout: 300_
 
   const gate = () => installSkip || false;
 
-  await t.test('postinstall applied the IPv6 DHT patches in the installed copy', { skip: gate() }, async () => {
-    for (const patch of readdirSync(join(installed, 'patches'))) {
-      const r = await run(undefined, 'patch', ['-p1', '-R', '--dry-run', '-s', '-f', '-d', installed, '-i', join(installed, 'patches', patch)]);
-      assert.equal(r.code, 0, `${patch} is not applied in ${installed}:\n${r.stdout}${r.stderr}`);
-    }
+  await t.test('no install script; the DHT libraries at the versions the adapter is pinned to', { skip: gate() }, async () => {
+    const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    for (const hook of ['preinstall', 'install', 'postinstall']) assert.equal(pkg.scripts?.[hook], undefined, hook);
+    for (const [name, pinned] of Object.entries(LIBRARY_VERSIONS)) assert.equal(installedVersion(join(installed, 'node_modules'), name), pinned, name);
   });
 
   await t.test('kadnode --version, kadnode-ctl --help', { skip: gate() }, async () => {
@@ -106,4 +109,83 @@ test('npm pack tarball: global install into a temporary prefix', { timeout: 300_
       unregister();
     }
   });
+
+  await t.test('the installed IPv6 DHT: a name one installed daemon announces is found by another over ::1', { skip: gate() }, async () => {
+    await ipv6Pair(join(prefix, 'bin', 'kadnode'), join(prefix, 'bin', 'kadnode-ctl'), tmp.path);
+  });
+
+  await t.test('as a dependency of another project (DHT libraries hoisted out of kadnode): the IPv6 DHT works', { skip: gate() }, async (st) => {
+    const project = join(tmp.path, 'project');
+    mkdirSync(project);
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'uses-kadnode', version: '1.0.0', private: true }));
+    const r = await run(undefined, 'npm', ['install', '--prefix', project, '--prefer-offline', '--no-audit', '--no-fund', tarball], { timeoutMs: 240_000 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const modules = join(project, 'node_modules');
+    for (const [name, pinned] of Object.entries(LIBRARY_VERSIONS)) {
+      assert.equal(installedVersion(modules, name), pinned, `${name} hoisted into the project`);
+      assert.ok(!existsSync(join(modules, 'kadnode', 'node_modules', name)), `${name} is not under kadnode/`);
+    }
+    st.diagnostic(`installed as a dependency in ${Math.round(r.ms)} ms`);
+    await ipv6Pair(join(modules, '.bin', 'kadnode'), join(modules, '.bin', 'kadnode-ctl'), tmp.path);
+  });
 });
+
+function installedVersion(modules: string, name: string): string | undefined {
+  const file = join(modules, name, 'package.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version : undefined;
+}
+
+/** Runs an installed kadnode until `(I) Ready.`; stopped (SIGKILL) at the end of the test. */
+async function spawnInstalled(bin: string, args: string[]): Promise<{ stderr: () => string; stop: () => Promise<number | null> }> {
+  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const unregister = registerCleanup(() => {
+    try {
+      process.kill(child.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  for (let i = 0; i < 100 && !stderr.includes('(I) Ready.') && child.exitCode === null; i++) await sleep(100);
+  const stop = async () => {
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, sleep(5000).then(() => null)]);
+    child.kill('SIGKILL');
+    unregister();
+    return code;
+  };
+  if (!stderr.includes('(I) Ready.')) {
+    await stop();
+    assert.fail(`${bin} did not start:\n${stderr}`);
+  }
+  return { stderr: () => stderr, stop };
+}
+
+/** Two installed daemons, IPv6 DHT only, on ::1: B bootstraps from A, A announces a name, B finds it. */
+async function ipv6Pair(kadnode: string, kadnodeCtl: string, dir: string): Promise<void> {
+  const [dhtA, cmdA, dhtB, cmdB] = (await pickPorts(4)).map(String) as [string, string, string, string];
+  const common = ['--mode', 'ipv6', '--dht-addr', '::1', '--dns-port', '0', '--nss-port', '0', '--web-port', '0', '--peerfile', emptyPeerFile(dir, 'peers-ipv6.txt'), '--lpd-disable', '--fwd-disable', '--cmd-disable-stdin'];
+  const a = await spawnInstalled(kadnode, [...common, '--port', dhtA, '--cmd-port', cmdA, '--value-id', 'installed6.p2p']);
+  try {
+    const b = await spawnInstalled(kadnode, [...common, '--port', dhtB, '--cmd-port', cmdB, '--peer', `[::1]:${dhtA}`]);
+    try {
+      assert.match(a.stderr(), new RegExp(`DHT6: Bind to \\[::1\\]:${dhtA}`));
+      const found = await retry(
+        async () => {
+          const r = await run(undefined, kadnodeCtl, ['-p', cmdB, 'lookup', 'installed6.p2p']);
+          return r.code === 0 && r.stdout.includes(`[::1]:${dhtA}`) ? r : undefined;
+        },
+        { tries: 30, timeoutMs: 40_000, intervalMs: 1000 },
+      );
+      assert.ok(found.value, `daemon B never found installed6.p2p over the IPv6 DHT:\n${a.stderr()}\n${b.stderr()}`);
+      assert.equal(await b.stop(), 0, b.stderr());
+    } finally {
+      await b.stop();
+    }
+    assert.equal(await a.stop(), 0, a.stderr());
+  } finally {
+    await a.stop();
+  }
+}

@@ -1,6 +1,6 @@
 // packaging/systemd/kadnode.service: `systemd-analyze verify` passes and `systemd-analyze security`
 // rates it (offline: neither needs systemd running, which it is not in containers), plus the hardening
-// the README promises. verify checks that ExecStart's program exists and that the Documentation= man
+// docs/packages.md promises. verify checks that ExecStart's program exists and that the Documentation= man
 // pages open: the unit is checked with /usr/bin/kadnode pointing at this tree's bin/kadnode and with
 // MANPATH at this tree's man pages; nothing else in it changes.
 import { test, type TestContext } from 'node:test';
@@ -11,8 +11,16 @@ import { haveCommand, repoRoot, tempDir } from './harness.js';
 import { run } from './netns.js';
 
 const UNIT = join(repoRoot, 'packaging', 'systemd', 'kadnode.service');
-/** the README states the score; a unit that gets worse than this fails */
+/** docs/packages.md states the score; a unit that gets worse than this fails */
 const MAX_EXPOSURE = 1.5;
+const PACKAGES_DOC = join(repoRoot, 'docs', 'packages.md');
+
+/** The score docs/packages.md states, and the systemd version it was measured with. */
+function statedScore(): { score: number; rating: string; systemd: string } {
+  const m = /`systemd-analyze security` rates it \*\*(\d+\.\d+) (\S+)\*\* \(systemd (\d+),/.exec(readFileSync(PACKAGES_DOC, 'utf8').replace(/\s+/g, ' '));
+  assert.ok(m, 'docs/packages.md does not state the score of `systemd-analyze security`');
+  return { score: Number(m[1]), rating: m[2]!, systemd: m[3]! };
+}
 
 function directives(text: string): Map<string, string[]> {
   const map = new Map<string, string[]>();
@@ -80,5 +88,11 @@ test('systemd-analyze verify and security (offline)', async (t: TestContext) => 
     const open = r.stdout.split('\n').filter((l) => l.startsWith('✗')).map((l) => l.slice(2).split(/\s{2,}/)[0]);
     st.diagnostic(`systemd-analyze security: ${score} ${m[2]}; still open: ${open.join(', ')}`);
     assert.ok(score <= MAX_EXPOSURE, `exposure ${score} > ${MAX_EXPOSURE}:\n${r.stdout}`);
+    // the documented score is the one this unit gets (with the systemd version the document names)
+    const stated = statedScore();
+    assert.ok(stated.score <= MAX_EXPOSURE, `docs/packages.md states ${stated.score}, above ${MAX_EXPOSURE}`);
+    const version = /^systemd (\d+)/.exec((await run(undefined, 'systemd-analyze', ['--version'], { env })).stdout)?.[1];
+    if (version === stated.systemd) assert.deepEqual([score, m[2]], [stated.score, stated.rating], `docs/packages.md states ${stated.score} ${stated.rating} for systemd ${stated.systemd}`);
+    else st.diagnostic(`systemd ${version}: docs/packages.md states the score of systemd ${stated.systemd}, not compared`);
   });
 });

@@ -207,7 +207,7 @@ export const dnsUdp: Surface<Buffer> = {
   async start() {
     const fd = await startFuzzDaemon();
     const logs = crashLogger(DNS_CRASH);
-    const server = new DnsServer({ resolver: fd.daemon.resolver, log: logs.log, options: { port: 0, addresses: [LOCAL], tld: '.p2p', timeoutMs: 500, rateLimit: null } });
+    const server = new DnsServer({ chain: fd.daemon.resolver, log: logs.log, options: { port: 0, addresses: [LOCAL], timeoutMs: 500, rateLimit: null } });
     await server.start();
     const port = server.addresses()[0]!.port;
     const client = await udpClient();
@@ -239,7 +239,7 @@ export const dnsTcp: Surface<inputs.DnsStream> = {
   async start() {
     const fd = await startFuzzDaemon();
     const logs = crashLogger(DNS_CRASH);
-    const server = new DnsServer({ resolver: fd.daemon.resolver, log: logs.log, options: { port: 0, addresses: [LOCAL], tld: '.p2p', timeoutMs: 500, tcpIdleMs: 100, rateLimit: null } });
+    const server = new DnsServer({ chain: fd.daemon.resolver, log: logs.log, options: { port: 0, addresses: [LOCAL], timeoutMs: 500, tcpIdleMs: 100, rateLimit: null } });
     await server.start();
     const port = server.addresses()[0]!.port;
     const open = new Set<Promise<void>>();
@@ -365,7 +365,8 @@ export const krpcNode: Surface<KrpcInput> = {
         // not a query of ours
       }
     });
-    const internals = node as unknown as { dht: { lookup(id: Buffer, cb: () => void): () => void; get(target: Buffer, cb: () => void): void; announce(id: Buffer, port: number, cb: () => void): void; addNode(n: { host: string; port: number }): void }; populate(): void };
+    const started = node as unknown as { lib: { dht: { lookup(id: Buffer, cb: () => void): () => void; get(target: Buffer, cb: () => void): void; announce(id: Buffer, port: number, cb: () => void): void; addNode(n: { host: string; port: number }): void } }; upkeep: { populate(): void } };
+    const internals = { dht: started.lib.dht, populate: () => started.upkeep.populate() };
     let ops = 0;
     const dhtRemove = (id: string) => (internals.dht as unknown as { removeNode(id: Buffer): void }).removeNode(Buffer.from(id, 'hex'));
     return {
@@ -736,7 +737,7 @@ export const nss: Surface<Buffer> = {
   async start() {
     const fd = await startFuzzDaemon();
     const logs = crashLogger(/Cannot answer/);
-    const surface = new NssSurface({ resolver: fd.daemon.resolver, log: logs.log, options: { port: 0, addresses: [LOCAL], tld: '.p2p', families: [4], waitMs: 300, ratePerSecond: Number.MAX_SAFE_INTEGER } });
+    const surface = new NssSurface({ chain: fd.daemon.resolver, log: logs.log, options: { port: 0, addresses: [LOCAL], families: [4], waitMs: 300, ratePerSecond: Number.MAX_SAFE_INTEGER } });
     await surface.start();
     const port = surface.ports()[0]!;
     const client = await udpClient();

@@ -1,4 +1,4 @@
-// BEP 32 (IPv6 DHT): compact encodings, the library patches, the guard, 18-byte peers in the store,
+// BEP 32 (IPv6 DHT): compact encodings (IPv4 ones as the library's own), the guard, 18-byte peers in the store,
 // and the group combinator over one DHT per family.
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -16,7 +16,6 @@ import {
   encodePeer,
   formatCompactPeer,
   ipToBytes,
-  libraryCodec,
   parseNodes,
 } from '../../src/dht/compact.js';
 import { checkKrpc } from '../../src/dht/guard.js';
@@ -30,56 +29,71 @@ const t = Buffer.from('aa');
 
 // ---------------------------------------------------------------- the library's own IPv4 codec
 
-interface KrpcCodec {
-  _nodesKey: string;
-  _encodeNodes(nodes: unknown[], idLength: number): Buffer;
-  _parseNodes(buf: Buffer, idLength: number): { id: Buffer; host: string; port: number }[];
+type Contact = { id?: Uint8Array; host: string; port: number };
+type Callback = (err: Error | null, res?: unknown, peer?: unknown) => void;
+interface PlainRpc {
+  bootstrap: Contact[];
+  response(peer: Contact, query: unknown, response: Record<string, unknown>, nodes: Contact[]): void;
+  closest(target: Buffer, message: unknown, visit: null, cb: () => void): void;
 }
-interface DhtCodec {
-  _encodePeer(host: string, port: number): Buffer;
-  _decodePeers(values: Buffer[]): { host: string; port: number }[];
+interface PlainDht {
+  _peers: unknown;
+  _addPeer(peer: Contact, infoHash: Buffer, from: null): void;
+  lookup(infoHash: Buffer, cb: () => void): void;
+  on(event: 'peer', listener: (peer: Contact) => void): void;
   destroy(cb?: () => void): void;
 }
 
-/** A k-rpc and a bittorrent-dht as the daemon makes them, without a socket; the codec options through patches/. */
-function library(options: Record<string, unknown> = {}, dhtOptions: Record<string, unknown> = {}): { rpc: KrpcCodec; dht: DhtCodec } {
-  const krpcSocket = Object.assign(new EventEmitter(), { inflight: 0, destroy: (cb?: () => void) => cb?.(), address: () => ({ port: 0 }) });
-  const rpc = KRpc({ krpcSocket, bootstrap: [], idLength: 20, ...options });
-  const dht = new DHT({ krpc: rpc, bootstrap: false, ...dhtOptions });
-  return { rpc: rpc as unknown as KrpcCodec, dht: dht as unknown as DhtCodec };
+/**
+ * A plain k-rpc and bittorrent-dht (no adapter) over a stand-in k-rpc-socket that records the replies and
+ * queries they send and answers queries with `reply`: how a test reaches the library's module-private
+ * IPv4 codec, which the adapter's walk (krpc-scheduler.ts) replaces with ours.
+ */
+function plainLibrary(t: { after(fn: () => void): void }, reply: (peer: Contact) => Record<string, unknown> | null = () => null) {
+  const sent = { responses: [] as Record<string, unknown>[], queried: [] as Contact[] };
+  const krpcSocket = Object.assign(new EventEmitter(), {
+    inflight: 0,
+    destroy: (cb?: () => void) => cb?.(),
+    address: () => ({ port: 0 }),
+    response: (_peer: unknown, _query: unknown, response: Record<string, unknown>) => void sent.responses.push(response),
+    query: (peer: Contact, _message: unknown, cb: Callback) => {
+      sent.queried.push(peer);
+      const r = reply(peer);
+      setImmediate(() => (r ? cb(null, { r }, { address: peer.host, port: peer.port }) : cb(new Error('no answer'), null, peer)));
+    },
+  });
+  const rpc = KRpc({ krpcSocket, bootstrap: [], idLength: 20 }) as unknown as PlainRpc;
+  const dht = new DHT({ krpc: rpc, bootstrap: false }) as unknown as PlainDht;
+  t.after(() => dht.destroy());
+  return { rpc, dht, sent };
 }
 
-test('the patches are applied and leave IPv4 on the library functions', (t) => {
-  const plain = library();
-  const v6 = library(libraryCodec(6).krpc, libraryCodec(6).dht);
-  t.after(() => {
-    plain.dht.destroy();
-    v6.dht.destroy();
-  });
-  assert.equal(plain.rpc._nodesKey, 'nodes');
-  assert.equal(typeof plain.rpc._encodeNodes, 'function');
-  assert.equal(typeof plain.dht._decodePeers, 'function');
-  assert.notEqual(plain.dht._decodePeers, decodePeers, 'IPv4 keeps the library decoder');
-  assert.equal(v6.rpc._nodesKey, 'nodes6');
-  assert.equal(v6.dht._decodePeers, decodePeers);
-});
-
-test('IPv4 compact forms are byte for byte the library ones', (t) => {
-  const { rpc, dht } = library();
-  t.after(() => dht.destroy());
+test('IPv4 compact forms are byte for byte the library ones', async (t) => {
   const nodes = Array.from({ length: 12 }, (_, i) => ({ id: id(), host: `10.${i}.${255 - i}.${i * 7}`, port: 1 + i * 5000 }));
   const ours = encodeNodes(nodes, 20, 4);
-  assert.deepEqual(ours, rpc._encodeNodes(nodes, 20));
   assert.equal(ours.length, 12 * 26);
-  assert.deepEqual(
-    parseNodes(ours, 20, 4).map((n) => [n.id, n.host, n.port]),
-    rpc._parseNodes(ours, 20).map((n) => [n.id, n.host, n.port]),
-  );
-  for (const [host, port] of [['1.2.3.4', 6881], ['255.255.255.255', 65535], ['0.0.0.1', 1], ['192.168.10.200', 443]] as const) {
-    assert.deepEqual(encodePeer(host, port), dht._encodePeer(host, port), host);
-  }
-  const values = [encodePeer('10.201.0.1', 6881), encodePeer('8.8.4.4', 53)];
-  assert.deepEqual(decodePeers(values), dht._decodePeers(values));
+  // `nodes` as k-rpc writes them into a reply
+  const writer = plainLibrary(t);
+  writer.rpc.response({ host: '10.0.0.1', port: 1 }, { t }, {}, nodes);
+  assert.deepEqual(Buffer.from(writer.sent.responses[0]!.nodes as Uint8Array), ours);
+  // `nodes` as k-rpc reads them from a reply: its walk asks every node it read
+  const bootstrap = { host: '10.9.9.9', port: 9 };
+  const reader = plainLibrary(t, (peer) => (peer.host === bootstrap.host ? { id: id(), nodes: ours } : null));
+  reader.rpc.bootstrap = [bootstrap];
+  await new Promise<void>((r) => reader.rpc.closest(id(), { q: 'find_node', a: {} }, null, r));
+  const key = (n: Contact) => `${Buffer.from(n.id ?? []).toString('hex')} ${n.host}:${n.port}`;
+  assert.deepEqual(reader.sent.queried.slice(1).map(key).sort(), parseNodes(ours, 20, 4).map(key).sort());
+  // peers as bittorrent-dht stores an announcement, and reports stored values
+  const stored: Buffer[] = [];
+  const { dht } = plainLibrary(t);
+  dht._peers = { add: (_id: string, peer: Buffer) => void stored.push(peer), get: () => stored, destroy: () => undefined };
+  const hosts = [['1.2.3.4', 6881], ['255.255.255.255', 65535], ['0.0.0.1', 1], ['192.168.10.200', 443]] as const;
+  for (const [host, port] of hosts) dht._addPeer({ host, port }, id(), null);
+  assert.deepEqual(stored, hosts.map(([host, port]) => encodePeer(host, port)));
+  const reported: Contact[] = [];
+  dht.on('peer', (peer) => reported.push(peer));
+  await new Promise<void>((r) => dht.lookup(id(), r));
+  assert.deepEqual(reported, decodePeers(stored));
   assert.deepEqual(encodePeer('1.2.3.4', 0x1ae1), Buffer.from([1, 2, 3, 4, 0x1a, 0xe1]));
 });
 
@@ -101,9 +115,6 @@ test('nodes6: 38-byte entries round-trip, in canonical text', () => {
   );
   assert.equal(parsed[1]!.host, '2001:db8::1:0:0:1');
   assert.equal(parsed[3]!.host, '::ffff:10.1.2.3');
-  // the codec handed to k-rpc keeps K = 8 per reply
-  const many = Array.from({ length: 20 }, (_, i) => ({ id: id(), host: `fd20::${i + 1}`, port: 6881 }));
-  assert.equal(libraryCodec(6).krpc.encodeNodes(parseNodes(encodeNodes(many, 20, 6), 20, 6), 20).length, 8 * 38);
 });
 
 test('nodes6: other families, bad ids, port 0 and partial entries are left out', () => {

@@ -232,3 +232,15 @@ test('--pkarr-key and --pkarr-zone both in a config file: the pair rule runs onc
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a line is checked on its own, never against the defaults of other options (--query-tld here)', async () => {
+  const { generateKeyPair } = await import('../../src/identity/keys.js');
+  const pk = generateKeyPair().publicKey.toString('hex');
+  // '.p2p' is an empty pattern under the default TLD, a name under --query-tld foo
+  const file = parse(`--query-tld foo\n--auth-add-pkey .p2p:${pk}\n`);
+  assert.equal(buildConfig(file.options).keys.publicKeys[0]!.pattern, '.p2p');
+  assert.throws(() => buildConfig(parse(`--auth-add-pkey .p2p:${pk}\n`).options), (err: Error) => err instanceof ConfigError && err.message === '--auth-add-pkey: empty pattern');
+  // what a line alone can tell is still told with its line
+  fails(`--port 1\n--auth-add-pkey :${pk}\n`, `${F}:2: --auth-add-pkey: empty pattern`);
+  fails(`--auth-add-pkey a*b:${pk}\n`, `${F}:1: --auth-add-pkey: the '*' is only allowed at the front of a pattern: 'a*b'`);
+});

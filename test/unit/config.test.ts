@@ -66,3 +66,23 @@ test('--web-host: names and addresses in one spelling; anything else is a one-li
     assert.throws(() => buildConfig({ 'web-host': [bad] }), (err: Error) => err instanceof ConfigError && /^Invalid --web-host: '.*' \(a host name or an IP address expected\)$/.test(err.message), bad);
   }
 });
+
+test('rules between options run once, on the merged set (ConfigError, the words of the old start-up checks)', async () => {
+  const { generateKeyPair } = await import('../../src/identity/keys.js');
+  const sk = generateKeyPair().secretKey.toString('hex');
+  // a value id read against the keys: a secret key's name is announced with the DHT port
+  assert.throws(() => buildConfig({ 'auth-add-skey': [`x.p2p:${sk}`], 'value-id': ['x.p2p:7'] }), (e: Error) => e instanceof ConfigError && e.message === 'Invalid port for value id x.p2p: values with a secret key are announced with the DHT port');
+  assert.throws(() => buildConfig({ 'value-id': [`${sk}:7`] }), { message: 'Invalid port for value id <secret key>: values with a secret key are announced with the DHT port' });
+  assert.throws(() => buildConfig({ 'value-id': ['.p2p'] }), (e: Error) => e instanceof ConfigError && e.message === 'Invalid value id: empty name');
+  assert.equal(buildConfig({ 'auth-add-skey': [`x.p2p:${sk}`], 'value-id': ['x.p2p'] }).valueIds.length, 1);
+  // --dht-addr against --mode
+  assert.throws(() => buildConfig({ mode: 'ipv6', 'dht-addr': '127.0.0.1' }), (e: Error) => e instanceof ConfigError && e.message === "Invalid --dht-addr '127.0.0.1' for --mode ipv6");
+  assert.throws(() => buildConfig({ 'dht-addr': '::1' }), { message: "Invalid --dht-addr '::1' for --mode ipv4" });
+  assert.equal(buildConfig({ mode: 'dual', 'dht-addr': '::1' }).dhtAddress, '::1');
+  // key patterns against each other and against --query-tld
+  assert.throws(() => buildConfig({ 'auth-add-skey': [`*.a.p2p:${sk}`], 'auth-add-pkey': [`x.a.p2p:${sk.slice(64)}`] }), (e: Error) => e instanceof ConfigError && /^conflicting patterns: /.test(e.message));
+  assert.equal(buildConfig({ 'query-tld': 'foo', 'auth-add-pkey': [`x.foo:${sk.slice(64)}`] }).keys.publicKeys[0]!.pattern, 'x');
+  // daemon mode never reads the console from stdin
+  assert.equal(buildConfig({ daemon: true }).cmdDisableStdin, true);
+  assert.equal(buildConfig({}).cmdDisableStdin, false);
+});

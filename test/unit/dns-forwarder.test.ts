@@ -1,4 +1,4 @@
-// Proxy mode on loopback: the real DnsServer with a forwarder, a tiny upstream made of node sockets and
+// Proxy mode on loopback: the real DnsServer and a query chain with the real upstream step, a tiny upstream made of node sockets and
 // dns-packet (real UDP and TCP sockets), and clients that are plain sockets too.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +9,10 @@ import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, RecordType } from 'dns-packet';
 import { DnsServer, FrameReader, type DnsServerOptions } from '../../src/surfaces/dns.js';
 import { createLogger } from '../../src/log.js';
+import type { QueryChain } from '../../src/chain/chain.js';
+import type { Upstream } from '../../src/chain/forwarder.js';
+import type { UpstreamStep } from '../../src/chain/upstream-step.js';
+import { chainOver } from '../helpers/chain.js';
 import type { NameResolver, Resolution } from '../../src/types.js';
 
 const HOST = '127.0.0.1';
@@ -203,29 +207,32 @@ class OnlyFoo implements NameResolver {
 interface Running {
   server: DnsServer;
   resolver: OnlyFoo;
+  chain: QueryChain;
   lines: string[];
   port: number;
 }
 
 const servers: Running[] = [];
 
-async function startServer(upstreamPort: number | null, options: Partial<DnsServerOptions> = {}): Promise<Running> {
+/** `upstream` replaces the one at upstreamPort; `maxForwarded` bounds the forwarder */
+async function startServer(upstreamPort: number | null, { upstream, maxForwarded, ...options }: Partial<DnsServerOptions> & { upstream?: Upstream; maxForwarded?: number } = {}): Promise<Running> {
   const lines: string[] = [];
   const resolver = new OnlyFoo();
+  const log = createLogger('debug', (line) => lines.push(line));
+  // the forwarder's deadline is the DNS surface's, as in the daemon (--dns-timeout)
+  const chain = chainOver(resolver, { upstream: upstream ?? (upstreamPort === null ? null : { host: HOST, port: upstreamPort }), timeoutMs: options.timeoutMs ?? TIMEOUT_MS, maxForwarded, log });
   const server = new DnsServer({
-    resolver,
-    log: createLogger('debug', (line) => lines.push(line)),
+    chain,
+    log,
     options: {
       port: 0,
       addresses: [HOST],
-      tld: '.p2p',
       timeoutMs: TIMEOUT_MS,
-      upstream: upstreamPort === null ? null : { host: HOST, port: upstreamPort },
       ...options,
     },
   });
   await server.start();
-  const r = { server, resolver, lines, port: server.addresses()[0].port };
+  const r = { server, resolver, chain, lines, port: server.addresses()[0].port };
   servers.push(r);
   return r;
 }
@@ -302,7 +309,10 @@ before(async () => {
 });
 
 after(async () => {
-  for (const r of servers) await r.server.stop();
+  for (const r of servers) {
+    await r.server.stop();
+    r.chain.stop();
+  }
   await upstream.stop();
 });
 
@@ -423,7 +433,7 @@ test('a silent upstream: SERVFAIL within the deadline, UDP and TCP', async (t) =
     assert.deepEqual(p!.questions!.map((q) => q.name), ['silent.example.test']);
     assert.ok(ms >= TIMEOUT_MS - 20 && ms < TIMEOUT_MS + 400, `${ms} ms`);
   }
-  assert.ok(main.lines.some((l) => /^\(W\) DNS: Upstream 127\.0\.0\.1:\d+ gives no answer/.test(l)), main.lines.join('\n'));
+  assert.ok(main.lines.some((l) => /^\(W\) DNS\/FWD: Upstream 127\.0\.0\.1:\d+ gives no answer/.test(l)), main.lines.join('\n'));
 });
 
 test('a silent upstream gets the UDP query again every second until the deadline', async () => {
@@ -475,21 +485,26 @@ test('without an upstream: names outside the TLD are REFUSED and nothing is forw
   assert.equal(upstream.seen.length, n);
 });
 
-test('stop(): forwarded queries still out are dropped and their sockets closed', async () => {
+test('stop(): forwarded queries still out are dropped and their sockets closed (the surface, then the chain, as the daemon stops them)', async () => {
   const r = await startServer(upstream.port);
   const pending = udp(r.port, query('silent.example.test'), 1000);
   await sleep(100);
+  const forwarder = (r.chain.steps.find((s) => s.name === 'upstream') as UpstreamStep).forwarder;
+  assert.equal(forwarder.inFlight, 1);
   const started = performance.now();
   await r.server.stop();
+  r.chain.stop();
   assert.ok(performance.now() - started < 300);
+  await sleep(20);
+  assert.equal(forwarder.inFlight, 0, 'the forwarded query ended with its socket');
   assert.equal(await pending, null);
 });
 
 test('start(): an upstream that is this server itself is refused', async () => {
   const server = new DnsServer({
-    resolver: new OnlyFoo(),
+    chain: chainOver(new OnlyFoo(), { upstream: { host: HOST, port: 3535 } }),
     log: createLogger('quiet', () => {}),
-    options: { port: 3535, addresses: [HOST], tld: '.p2p', timeoutMs: 100, upstream: { host: HOST, port: 3535 } },
+    options: { port: 3535, addresses: [HOST], timeoutMs: 100 },
   });
   await assert.rejects(server.start(), { message: 'DNS: --dns-server 127.0.0.1:3535 is this DNS server itself' });
   assert.deepEqual(server.addresses(), []);

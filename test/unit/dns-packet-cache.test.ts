@@ -11,6 +11,9 @@ import type { DecodedPacket, RecordType } from 'dns-packet';
 import { answerFor, DnsPacketCache, MAX_ANSWER_BYTES, MAX_LIFETIME_MS } from '../../src/surfaces/dns-packet-cache.js';
 import { DnsServer, FrameReader, type DnsServerOptions } from '../../src/surfaces/dns.js';
 import { silentLogger } from '../../src/log.js';
+import type { QueryChain } from '../../src/chain/chain.js';
+import type { Upstream } from '../../src/chain/forwarder.js';
+import { chainOver } from '../helpers/chain.js';
 import { DEFAULT_RESOLVER_OPTIONS, Resolver } from '../../src/resolver.js';
 import type { NameResolver, PeerAddress, Resolution, ResolveOptions } from '../../src/types.js';
 
@@ -138,14 +141,19 @@ class CountingResolver implements NameResolver {
 }
 
 const servers: DnsServer[] = [];
+const chains: QueryChain[] = [];
 after(async () => {
   for (const s of servers) await s.stop();
+  for (const c of chains) c.stop();
 });
 
-async function start(options: Partial<DnsServerOptions> = {}, resolver: NameResolver = new CountingResolver()) {
-  const server = new DnsServer({ resolver, log: silentLogger, options: { port: 0, addresses: [HOST], tld: '.p2p', timeoutMs: 500, ...options } });
+/** `upstream`: proxy mode, the chain's upstream step forwards there */
+async function start({ upstream, ...options }: Partial<DnsServerOptions> & { upstream?: Upstream } = {}, resolver: NameResolver = new CountingResolver()) {
+  const chain = chainOver(resolver, { upstream, timeoutMs: 500 });
+  const server = new DnsServer({ chain, log: silentLogger, options: { port: 0, addresses: [HOST], timeoutMs: 500, ...options } });
   await server.start();
   servers.push(server);
+  chains.push(chain);
   const port = server.addresses()[0]!.port;
   return { server, port, resolver: resolver as CountingResolver };
 }

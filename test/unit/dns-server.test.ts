@@ -7,6 +7,7 @@ import dnsPacket from 'dns-packet';
 import type { DecodedPacket, RecordType } from 'dns-packet';
 import { DnsServer, FrameReader, type DnsServerOptions } from '../../src/surfaces/dns.js';
 import { createLogger } from '../../src/log.js';
+import { chainOver } from '../helpers/chain.js';
 import type { NameResolver, Resolution, ResolveOptions } from '../../src/types.js';
 
 const HOST = '127.0.0.1';
@@ -66,9 +67,9 @@ async function startServer(options: Partial<DnsServerOptions> = {}): Promise<Run
   const resolver = new FakeResolver();
   const lines: string[] = [];
   const server = new DnsServer({
-    resolver,
+    chain: chainOver(resolver),
     log: createLogger('debug', (line) => lines.push(line)),
-    options: { port: 0, addresses: [HOST], tld: '.p2p', timeoutMs: 1500, ...options },
+    options: { port: 0, addresses: [HOST], timeoutMs: 1500, ...options },
   });
   await server.start();
   const bound = server.addresses();
@@ -435,9 +436,9 @@ async function freePort(): Promise<number> {
 test('start(): a bind failure names address, port and reason, and closes what was opened', async () => {
   const port = await freePort();
   const server = new DnsServer({
-    resolver: new FakeResolver(),
+    chain: chainOver(new FakeResolver()),
     log: createLogger('quiet', () => {}),
-    options: { port, addresses: [HOST, HOST], tld: '.p2p', timeoutMs: 100 },
+    options: { port, addresses: [HOST, HOST], timeoutMs: 100 },
   });
   try {
     await assert.rejects(server.start(), { message: `DNS: cannot bind ${HOST}:${port}/udp: address already in use` });
@@ -459,9 +460,9 @@ test('start(): a taken TCP port is reported as tcp', async () => {
   const blocker = net.createServer();
   await new Promise<void>((resolve) => blocker.listen(port, HOST, resolve));
   const server = new DnsServer({
-    resolver: new FakeResolver(),
+    chain: chainOver(new FakeResolver()),
     log: createLogger('quiet', () => {}),
-    options: { port, addresses: [HOST], tld: '.p2p', timeoutMs: 100 },
+    options: { port, addresses: [HOST], timeoutMs: 100 },
   });
   try {
     await assert.rejects(server.start(), { message: `DNS: cannot bind ${HOST}:${port}/tcp: address already in use` });

@@ -17,7 +17,8 @@ import { createLogger, silentLogger } from '../../src/log.js';
 import { DEFAULT_RESOLVER_OPTIONS, Resolver } from '../../src/resolver.js';
 import { ControlSurface } from '../../src/surfaces/control.js';
 import { DnsServer, type DnsServerOptions } from '../../src/surfaces/dns.js';
-import { DEFAULT_DNS_RATE_LIMIT, SourceRateLimiter } from '../../src/surfaces/rate-limit.js';
+import { chainOver } from '../helpers/chain.js';
+import { DEFAULT_DNS_RATE_LIMIT, SourceRateLimiter } from '../../src/util/rate-limit.js';
 import { WebSurface } from '../../src/surfaces/web.js';
 import type { NameResolver, Resolution } from '../../src/types.js';
 import sodium from 'sodium-native';
@@ -32,7 +33,7 @@ const resolver: NameResolver = { resolve: () => Promise.resolve(FOUND) };
 const query = (id: number, name = 'foo.p2p') => dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: 'A' }] });
 
 async function dnsServer(options: Partial<DnsServerOptions>, lines: string[] = []) {
-  const server = new DnsServer({ resolver, log: createLogger('debug', (l) => lines.push(l)), options: { port: 0, addresses: ['127.0.0.1'], tld: '.p2p', timeoutMs: 1000, ...options } });
+  const server = new DnsServer({ chain: chainOver(resolver), log: createLogger('debug', (l) => lines.push(l)), options: { port: 0, addresses: ['127.0.0.1'], timeoutMs: 1000, ...options } });
   await server.start();
   const port = server.addresses()[0]!.port;
   return { server, port };
@@ -278,7 +279,7 @@ test('DHT: pings never take more than half of the query slots, so a search is no
   t.after(() => node.stop());
   // 1000 pings to an address where nothing answers (each would wait 2 s for its time-out)
   for (let i = 0; i < 1000; i++) node.ping({ host: '127.0.0.1', port: 9 });
-  assert.ok(node.queuedQueries() <= 8, `${node.queuedQueries()} queries queued`);
+  assert.ok(node.stats().queued <= 8, `${node.stats().queued} queries queued`);
   assert.ok(node.droppedQueries >= 990, `${node.droppedQueries} pings refused`);
   const t0 = performance.now();
   await node.search(Buffer.alloc(20, 7), () => undefined, AbortSignal.timeout(10_000));
@@ -307,12 +308,12 @@ test('DHT: a node that left the routing table (a link was down) is pinged again 
   const id = peerOfA()?.id;
   assert.ok(id, 'b joined a');
   // what k-rpc does when a query to it times out
-  (a as unknown as { dht: { removeNode(id: Buffer): void } }).dht.removeNode(Buffer.from(id, 'hex'));
+  (a as unknown as { lib: { dht: { removeNode(id: Buffer): void } } }).lib.dht.removeNode(Buffer.from(id, 'hex'));
   assert.equal(peerOfA(), undefined);
-  assert.equal(a.lostCount(), 1);
+  assert.equal(a.stats().lost, 1);
   for (let i = 0; i < 100 && !peerOfA(); i++) await sleep(20);
   assert.ok(peerOfA(), 'b is back in the routing table of a');
-  assert.equal(a.lostCount(), 0);
+  assert.equal(a.stats().lost, 0);
 });
 
 // ---------------------------------------------------------------- announcements that reached nobody, key files
@@ -372,7 +373,7 @@ test('DHT: a ping refused for want of slots does not make bucket upkeep drop a l
   // every ping slot taken by pings that will time out, then the library checks its table
   for (let i = 0; i < 20; i++) a.ping({ host: '127.0.0.1', port: 9 });
   const refusedBefore = a.droppedQueries;
-  (a as unknown as { dht: { _pingAll(cb: () => void): void } }).dht._pingAll(() => undefined);
+  (a as unknown as { lib: { dht: { _pingAll(cb: () => void): void } } }).lib.dht._pingAll(() => undefined);
   await sleep(100);
   assert.ok(a.droppedQueries > refusedBefore, 'the upkeep ping was refused');
   assert.ok(peerOfA(), 'b is still in the routing table of a');
@@ -382,11 +383,11 @@ test('DHT: at most 256 queries wait in the queue; the rest fail at once', { time
   const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1 });
   await node.start();
   t.after(() => node.stop());
-  const rpc = (node as unknown as { rpc: { query(peer: unknown, message: unknown, cb: (err: Error | null) => void): void } }).rpc;
+  const rpc = (node as unknown as { lib: { rpc: { query(peer: unknown, message: unknown, cb: (err: Error | null) => void): void } } }).lib.rpc;
   let failed = 0;
   for (let i = 0; i < 1000; i++) rpc.query({ host: '127.0.0.1', port: 9 }, { q: 'get_peers', a: { info_hash: Buffer.alloc(20, 1) } }, (err) => void (err && failed++));
   await sleep(50);
-  assert.equal(node.queuedQueries(), 256);
+  assert.equal(node.stats().queued, 256);
   assert.equal(failed, 1000 - 256 - 16, '16 in flight, 256 queued, the rest refused');
 });
 
@@ -404,7 +405,7 @@ const tcpFrames = (messages: Buffer[]) => Buffer.concat(messages.map(tcpFrame));
 
 test('DNS over TCP: 32 queries wait per connection; the 33rd and later get SERVFAIL at once', async (t) => {
   const slow: NameResolver = { resolve: () => new Promise((r) => setTimeout(() => r(FOUND), 600)) };
-  const server = new DnsServer({ resolver: slow, log: silentLogger, options: { port: 0, addresses: ['127.0.0.1'], tld: '.p2p', timeoutMs: 2000 } });
+  const server = new DnsServer({ chain: chainOver(slow), log: silentLogger, options: { port: 0, addresses: ['127.0.0.1'], timeoutMs: 2000 } });
   await server.start();
   t.after(() => server.stop());
   const socket = net.connect(server.addresses()[0]!.port, '127.0.0.1');
@@ -420,7 +421,7 @@ test('DNS over TCP: 32 queries wait per connection; the 33rd and later get SERVF
 
 test('DNS over TCP: a client that does not read its answers is cut off past 256 KiB buffered', { timeout: 30_000 }, async (t) => {
   const many: Resolution = { status: 'found', ttl: 30, addresses: Array.from({ length: 32 }, (_, i) => ({ address: `192.0.2.${i + 1}`, port: 1, family: 4 as const })) };
-  const server = new DnsServer({ resolver: { resolve: () => Promise.resolve(many) }, log: silentLogger, options: { port: 0, addresses: ['127.0.0.1'], tld: '.p2p', timeoutMs: 1000, tcpIdleMs: 60_000 } });
+  const server = new DnsServer({ chain: chainOver({ resolve: () => Promise.resolve(many) }), log: silentLogger, options: { port: 0, addresses: ['127.0.0.1'], timeoutMs: 1000, tcpIdleMs: 60_000 } });
   await server.start();
   t.after(() => server.stop());
   const port = server.addresses()[0]!.port;
@@ -456,15 +457,15 @@ test('DHT: at most 256 lost nodes are remembered, the most recently lost kept', 
   const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1 });
   await node.start();
   t.after(() => node.stop());
-  const dht = (node as unknown as { dht: { addNode(n: { id: Buffer; host: string; port: number }): void; removeNode(id: Buffer): void } }).dht;
+  const dht = (node as unknown as { lib: { dht: { addNode(n: { id: Buffer; host: string; port: number }): void; removeNode(id: Buffer): void } } }).lib.dht;
   for (let i = 0; i < 300; i++) {
     const id = Buffer.alloc(20);
     sodium.randombytes_buf(id);
     dht.addNode({ id, host: '10.201.9.9', port: 20_000 + i });
     dht.removeNode(id);
   }
-  assert.equal(node.lostCount(), 256);
-  const lost = [...(node as unknown as { lost: Map<string, unknown> }).lost.keys()];
+  assert.equal(node.stats().lost, 256);
+  const lost = [...(node as unknown as { upkeep: { lost: Map<string, unknown> } }).upkeep.lost.keys()];
   assert.equal(lost[0], `10.201.9.9|${20_000 + 44}`);
   assert.equal(lost.at(-1), `10.201.9.9|${20_000 + 299}`);
 });

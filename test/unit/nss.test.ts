@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { addressBytes, buildNssReply, NssSurface, parseNssRequest, type NssOptions } from '../../src/surfaces/nss.js';
 import { buildConfig, ConfigError } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
+import { chainOver } from '../helpers/chain.js';
 import type { NameResolver, Resolution, ResolveOptions } from '../../src/types.js';
 
 const FOUND: Resolution = {
@@ -59,7 +60,7 @@ async function startSurface(options: Partial<NssOptions> = {}): Promise<Running>
   const resolver = new FakeResolver();
   const lines: string[] = [];
   const log = createLogger('debug', (line) => lines.push(line), 'NSS');
-  const surface = new NssSurface({ resolver, log, options: { port: 0, addresses: ['127.0.0.1'], tld: '.p2p', families: [4], ...options } });
+  const surface = new NssSurface({ chain: chainOver(resolver), log, options: { port: 0, addresses: ['127.0.0.1'], families: [4], ...options } });
   await surface.start();
   return { surface, resolver, lines, port: surface.ports()[0]! };
 }
@@ -278,7 +279,7 @@ test('fuzz: 5000 random and mutated datagrams, then it still answers', async () 
 test('a port in use fails start() with the address in the message', async () => {
   const s = await startSurface();
   try {
-    const other = new NssSurface({ resolver: new FakeResolver(), log: createLogger('quiet'), options: { port: s.port, addresses: ['127.0.0.1'], tld: '.p2p', families: [4] } });
+    const other = new NssSurface({ chain: chainOver(new FakeResolver()), log: createLogger('quiet'), options: { port: s.port, addresses: ['127.0.0.1'], families: [4] } });
     await assert.rejects(other.start(), new RegExp(`cannot bind 127\\.0\\.0\\.1:${s.port}/udp: EADDRINUSE`));
   } finally {
     await s.surface.stop();

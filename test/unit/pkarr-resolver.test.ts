@@ -110,7 +110,7 @@ test('a packet from the DHT answers every name of the key, TTLs clamped to 30 s 
 });
 
 test('the newest seq wins; older and forged items are ignored', async () => {
-  const { items, hook, resolver, advance } = setup();
+  const { items, dht, hook, resolver, advance } = setup();
   const first = resolver.resolve(Z32, { timeoutMs: 1000 });
   await tick();
   const forged = packet(500, [{ type: 'TXT', name: Z32, ttl: 300, class: 'IN', data: ['forged'] }]);
@@ -133,7 +133,6 @@ test('the newest seq wins; older and forged items are ignored', async () => {
   items.gets[1]!.finish();
   // no packet taken: the key falls back to its AUTH announcements, of which there are none
   await tick();
-  const dht = (resolver as unknown as { dht: ScriptedSearcher }).dht;
   dht.calls.at(-1)?.finish();
   assert.equal((await second).status, 'notfound');
 });

@@ -16,6 +16,7 @@ import { PkarrHook } from '../../src/pkarr/hook.js';
 import { encodeDnsPacket, signPacket, toRelayPayload } from '../../src/pkarr/packet.js';
 import { PkarrRelay, RELAY_CONTENT_TYPE } from '../../src/pkarr/relay.js';
 import { DnsServer } from '../../src/surfaces/dns.js';
+import { chainOver } from '../helpers/chain.js';
 import { WebSurface } from '../../src/surfaces/web.js';
 import type { NameResolver, Resolution } from '../../src/types.js';
 
@@ -54,7 +55,7 @@ async function setup(t: { after(fn: () => Promise<void>): void }, putResult: () 
     resolve: async (name): Promise<Resolution> =>
       name.startsWith('known') ? { status: 'found', addresses: [{ address: '192.0.2.9', port: 1, family: 4 }], ttl: 42 } : { status: 'notfound', addresses: [], ttl: 0 },
   };
-  const dns = new DnsServer({ resolver, log: silentLogger, options: { port: 0, addresses: [], tld: '.p2p', timeoutMs: 500 } });
+  const dns = new DnsServer({ chain: chainOver(resolver), log: silentLogger, options: { port: 0, addresses: [], timeoutMs: 500 } });
   const web = new WebSurface(commands, silentLogger, { port: 0, addresses: ['127.0.0.1'] }, { doh: dns, relay });
   await web.start();
   t.after(async () => {

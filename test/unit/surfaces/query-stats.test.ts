@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import fc from 'fast-check';
-import { ANSWER_BUCKETS_S, describeAnswer, ObservedResolver, QueryStats, TopNames, typeLabel } from '../../../src/surfaces/query-stats.js';
+import { ANSWER_BUCKETS_S, describeAnswer, ObservedChain, QueryStats, TopNames, typeLabel } from '../../../src/surfaces/query-stats.js';
+import { QueryChain, type Step } from '../../../src/chain/chain.js';
 import type { Resolution } from '../../../src/types.js';
 
 const answer = (name: string, type: string, rcode: number, answers = 0): Buffer =>
@@ -107,20 +108,25 @@ test('QueryStats: outcomes per minute for the last hour; answer times in their b
   assert.equal(stats.histogram().count, 4);
 });
 
-test('ObservedResolver counts lookups by source and outcome, lists non-DNS ones, keeps generation()', async () => {
+test('ObservedChain counts lookups by source and outcome, lists non-DNS ones, not forwarded queries, keeps generation()', async () => {
   const stats = new QueryStats();
   const results: Resolution[] = [
     { status: 'found', addresses: [{ address: '10.201.0.1', port: 80, family: 4 }], ttl: 5 },
     { status: 'notfound', addresses: [], ttl: 0 },
     { status: 'timeout', addresses: [], ttl: 0 },
   ];
-  const resolver = { resolve: async () => results.shift()!, generation: () => 42 };
-  const command = new ObservedResolver(resolver, stats, 'command');
-  const dns = new ObservedResolver(resolver, stats, 'dns');
+  const names: Step = { name: 'canned', routes: ['pkarr', 'tld'], run: async () => results.shift()!, generation: () => 42 };
+  const forwarded: Step = { name: 'upstream', routes: ['upstream'], run: async () => ({ status: 'found', addresses: [], ttl: 0, forwarded: Buffer.alloc(12) }) };
+  const chain = new QueryChain([names, forwarded], { tld: '.p2p', upstream: { host: '127.0.0.1', port: 53 } });
+  const command = new ObservedChain(chain, stats, 'command');
+  const dns = new ObservedChain(chain, stats, 'dns');
   await command.resolve('Found.P2P', { timeoutMs: 100 });
   await command.resolve('gone.p2p', { timeoutMs: 100, family: 6 });
-  await dns.resolve('slow.p2p', { timeoutMs: 100 });
+  await dns.run({ route: dns.route('slow.p2p', 'dns'), timeoutMs: 100 });
+  const upstream = await dns.run({ route: dns.route('www.example.com', 'dns'), timeoutMs: 100 });
+  assert.ok(upstream.forwarded, 'forwarded through the observer');
   assert.equal(dns.generation(), 42);
+  assert.equal(dns.countsChanges, true);
   assert.deepEqual(
     stats.lookups().sort((a, b) => a.status.localeCompare(b.status)),
     [{ source: 'command', status: 'found', count: 1 }, { source: 'command', status: 'notfound', count: 1 }, { source: 'dns', status: 'timeout', count: 1 }],

@@ -1,5 +1,5 @@
-// Proxy mode (--dns-server): the DNS surface hands queries for names outside the TLD to one upstream
-// server and gets back the upstream's answer carrying the client's own ID.
+// Proxy mode (--dns-server): the chain's upstream step (upstream-step.ts) hands DNS queries for names
+// outside the TLD to one upstream server and gets back the upstream's answer carrying the client's own ID.
 //
 // Unlike KadNode 1.x (KADNODE-1.x §5), which matched replies by the client's ID alone in a 16-slot ring
 // and dropped every type but A/AAAA/SRV/PTR:
@@ -15,7 +15,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import type { Logger } from '../log.js';
-import { FrameReader, replyHeader, tcpFrame, withId } from './dns-message.js';
+import { FrameReader, replyHeader, tcpFrame, withId } from '../surfaces/dns-message.js';
 
 export interface Upstream {
   host: string;

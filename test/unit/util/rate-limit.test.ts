@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_DNS_RATE_LIMIT, SourceRateLimiter } from '../../src/surfaces/rate-limit.js';
+import { DEFAULT_DNS_RATE_LIMIT, SourceRateLimiter } from '../../../src/util/rate-limit.js';
 
 test('the default DNS rate limit never throttles a loopback forwarder, but does limit remote sources', () => {
   const now = 0;

@@ -1,4 +1,4 @@
-// Per-source rate limit for the DNS surface: a token bucket per source IP address, in a bounded table.
+// Per-source rate limit (DNS queries, relay PUTs): a token bucket per source, in a bounded table.
 //
 // Each source may send `perSecond` queries a second on average and `burst` at once. The table holds at
 // most `maxSources` buckets; a new source beyond that takes the place of the one heard from least

@@ -1,0 +1,141 @@
+// The scheduler overrides of issue 15 (src/dht/krpc-scheduler.ts, installed from OVERRIDES): the node
+// cache learns answering nodes and their RTTs, time-outs follow measured RTTs, walks start from the cache.
+// Each: the pin (SHA-256 of the library source it leans on; the same pins are in library-adapter.test.ts)
+// and the behaviour, on the real libraries over loopback sockets.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { test, type TestContext } from 'node:test';
+import KRpc from 'k-rpc';
+import KRpcSocket from 'k-rpc-socket';
+import { encodePeer } from '../../../src/dht/compact.js';
+import { ExternalAddress } from '../../../src/dht/external-address.js';
+import { DEFAULT_ITEM_LIMITS, ItemStore } from '../../../src/dht/item-store.js';
+import { createDhtLibrary, OVERRIDES, type AdapterHost, type DhtLibrary } from '../../../src/dht/library-adapter.js';
+import { PeerStore } from '../../../src/dht/peer-store.js';
+import { KrpcPeer } from '../../helpers/krpc-peer.js';
+
+const LOCAL = '127.0.0.1';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Code = { prototype: Record<string, unknown> };
+const PINS: Record<string, Array<[Code, string, string]>> = {
+  rememberAnsweringNodes: [[KRpcSocket as unknown as Code, 'query', '1286d376f7ed66a5']],
+  adaptiveTimeout: [[KRpc as unknown as Code, 'query', '0e8cf1b9099bf4c9']],
+  seedWalksFromCache: [[KRpc as unknown as Code, '_closest', 'f9c1e31928991d1b']],
+  youngestWalkFirst: [[KRpc as unknown as Code, '_closest', 'f9c1e31928991d1b'], [KRpcSocket as unknown as Code, '_cancel', '99ad29d8910ff2a9']],
+};
+
+function pinned(name: string): void {
+  assert.ok(OVERRIDES.some((o) => o.install.name === name), `${name} is in OVERRIDES`);
+  for (const [code, method, hash] of PINS[name]!) assert.equal(createHash('sha256').update(String(code.prototype[method])).digest('hex').slice(0, 16), hash, `${name}: ${method}`);
+}
+
+async function adapted(t: TestContext, extra: Partial<AdapterHost> = {}): Promise<DhtLibrary> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((r) => socket.bind(0, LOCAL, () => r()));
+  const lib = createDhtLibrary(socket, {
+    family: 4,
+    shortTimeoutMs: 600,
+    store: new PeerStore({ maxAgeMs: 60_000, maxTotal: 1000, maxPerId: 100, maxReply: 100 }),
+    items: new ItemStore(DEFAULT_ITEM_LIMITS),
+    traffic: { sent: 0, replied: 0, received: 0 },
+    external: new ExternalAddress(),
+    sibling: () => null,
+    refused: () => undefined,
+    ...extra,
+  });
+  t.after(() => new Promise<void>((r) => lib.dht.destroy(() => r())));
+  return lib;
+}
+
+async function peer(t: TestContext): Promise<KrpcPeer> {
+  const p = await KrpcPeer.open(LOCAL);
+  t.after(() => p.close());
+  return p;
+}
+
+const ask = (lib: DhtLibrary, p: KrpcPeer) => new Promise<Error | null>((r) => lib.rpc.query({ host: LOCAL, port: p.port }, { q: 'ping' }, (err) => r(err)));
+
+test('rememberAnsweringNodes: a node that answers is cached with its RTT; one that times out leaves the cache', async (t) => {
+  pinned('rememberAnsweringNodes');
+  const lib = await adapted(t);
+  const p = await peer(t);
+  p.answer = () => ({});
+  assert.equal(await ask(lib, p), null);
+  assert.equal(lib.slots.cache.size, 1);
+  assert.deepEqual(lib.slots.cache.closest(p.id, 8).map((c) => [c.id.toString('hex'), c.port]), [[p.id.toString('hex'), p.port]]);
+  assert.ok(lib.slots.cache.recentRtt(50) < 100, 'a loopback RTT');
+  p.answer = () => null;
+  assert.equal(((await ask(lib, p)) as Error & { code?: string }).code, 'ETIMEDOUT');
+  assert.equal(lib.slots.cache.size, 0);
+});
+
+test('adaptiveTimeout: a fast node that goes silent frees its slot long before the 600 ms short timeout; an unknown node without samples gets 600', async (t) => {
+  pinned('adaptiveTimeout');
+  const lib = await adapted(t);
+  const p = await peer(t);
+  assert.equal(lib.slots.timeoutOf({ host: LOCAL, port: p.port }), 600);
+  p.answer = () => ({});
+  for (let i = 0; i < 5; i++) assert.equal(await ask(lib, p), null);
+  assert.equal(lib.slots.timeoutOf({ host: LOCAL, port: p.port }), 150, 'loopback RTT: the floor');
+  p.answer = () => null;
+  void ask(lib, p);
+  assert.equal(lib.slots.active(), 1);
+  await sleep(300);
+  assert.equal(lib.slots.active(), 0, 'stalled after 150 ms, not 600');
+  assert.equal(lib.socket.inflight, 1, 'still waiting for a late reply');
+});
+
+test('seedWalksFromCache: a lookup asks the cached node next to the target, which the routing table does not hold', async (t) => {
+  pinned('seedWalksFromCache');
+  const lib = await adapted(t);
+  const target = randomBytes(20);
+  const far = await peer(t);
+  far.answer = () => ({ token: Buffer.from('tk') }); // knows nothing nearer
+  lib.rpc.nodes.add({ id: far.id, host: LOCAL, port: far.port });
+  const storer = await peer(t);
+  storer.id = Buffer.from(target);
+  storer.id[19]! ^= 1;
+  storer.answer = () => ({ token: Buffer.from('tk'), values: [encodePeer('10.9.8.7', 6543)] });
+  lib.slots.cache.answered(storer.id, LOCAL, storer.port, 20);
+  assert.equal(lib.rpc.nodes.get(storer.id), null, 'only in the cache');
+  const found = await new Promise<{ host: string; port: number } | null>((resolve) => {
+    lib.dht.on('peer', resolve);
+    lib.dht.lookup(target);
+    setTimeout(() => resolve(null), 1500).unref();
+  });
+  assert.deepEqual(found, { host: '10.9.8.7', port: 6543 });
+  assert.equal(storer.queries.length, 1);
+  assert.equal(far.queries.length, 1, 'the routing table is still asked');
+});
+
+test('youngestWalkFirst: slots freed while an older walk still has nodes to ask go to the younger walk waiting for them', async (t) => {
+  pinned('youngestWalkFirst');
+  const [targetA, targetB] = [randomBytes(20), randomBytes(20)];
+  const lib = await adapted(t, { shortTimeoutMs: 300, nodeId: Buffer.from(targetA) });
+  const near = (target: Buffer, d: number) => {
+    const id = Buffer.from(target);
+    id[19]! ^= d;
+    return id;
+  };
+  const silent = await Promise.all(Array.from({ length: 40 }, () => peer(t)));
+  for (const [i, p] of silent.entries()) lib.rpc.nodes.add({ id: near(i < 20 ? targetA : targetB, (i % 20) + 1), host: LOCAL, port: p.port });
+  assert.equal(lib.rpc.nodes.count(), 40);
+  const walk = (target: Buffer) => lib.rpc._closest(target, { q: 'find_node', a: { target } }, false, null, () => undefined);
+  walk(targetA); // takes all 16 slots
+  walk(targetB); // waits
+  const asked = (target: Buffer) => silent.reduce((n, p) => n + p.queries.filter((q) => Buffer.from((q.a as { target: Uint8Array }).target).equals(target)).length, 0);
+  await sleep(100);
+  assert.deepEqual([asked(targetA), asked(targetB)], [16, 0]);
+  await sleep(350); // A's 16 stalled at 300 ms
+  assert.deepEqual([asked(targetA), asked(targetB)], [16, 16], 'the younger walk got the freed slots');
+  // a walk that had an answer leaves the slot to any waiting walk that had none, even an older one
+  lib.slots.waiting.clear();
+  lib.slots.waiting.set(1000, false);
+  assert.equal(lib.slots.yields(1001, true), true);
+  assert.equal(lib.slots.yields(999, false), true);
+  assert.equal(lib.slots.yields(1001, false), false);
+  lib.slots.waiting.set(1000, true);
+  assert.equal(lib.slots.yields(999, false), false);
+  assert.equal(lib.slots.yields(999, true), true);
+});
