@@ -5,15 +5,17 @@
 // or without). Each counts once per network (/24 for public IPv4, /48 for public IPv6: one operator's
 // Sybils are one vote; local addresses count one each) and weighs 1 when its id is BEP 42-valid for its
 // address, INVALID_WEIGHT when it is not (such a node chose its place next to the id).
-// While the walk runs, taking needs a full close set and at least AGREE weight (two distinct nodes): a
-// lone report, or reports from nodes that turn out far from the id, wait for the walk to converge. When
-// the walk ends the close set is final even if smaller (a small network has fewer than CLOSE nodes).
+// While the walk runs, taking needs half of a full close set (CLOSE / 2 weight among the closest that
+// answered so far), so the first nodes to agree answer without waiting for the rest: a lone report, or a
+// few nodes that turn out far from the id, wait for the walk to converge. When the walk ends the close
+// set is final even if smaller (a small network has fewer than CLOSE nodes): half of it, and AGREE (two
+// distinct nodes) unless the whole close set weighs less.
 import { isBep42Valid, isExemptAddress } from '../dht/bep42.js';
 import { ipToBytes } from '../dht/compact.js';
 
 /** the nodes an announcement is stored on (BEP 5's K) */
 export const CLOSE = 8;
-/** weight that takes an address during the walk: two distinct BEP 42-valid nodes at least */
+/** weight that takes an address when the walk ended: two distinct BEP 42-valid nodes at least */
 export const AGREE = 2;
 export const INVALID_WEIGHT = 0.5;
 // Bounds per search: the closest MAX_RESPONDERS answering nodes are remembered (a farther one is
@@ -108,9 +110,10 @@ export class PlainCandidates<T> {
 
   /** Take the addresses (all the close set reported, or only `only`) that have the support the rule asks. */
   private review(close: Responder<T>[], only?: string[]): void {
-    if (!this.settled && close.length < CLOSE) return;
     const { total, support } = this.tally(close);
-    const needed = this.settled ? total / 2 : Math.max(AGREE, total / 2);
+    // during the walk: half of a full close set, which may agree before the rest of it has answered;
+    // when the walk ended, half of what answered, and two agreeing nodes unless fewer answered at all
+    const needed = this.settled ? Math.max(total / 2, Math.min(AGREE, total)) : Math.max(AGREE, CLOSE / 2);
     if (total === 0) return;
     const order = [...(only ?? support.keys())];
     const winners = order.filter((seen) => !this.taken.has(seen) && (support.get(seen) ?? 0) >= needed);

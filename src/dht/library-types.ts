@@ -5,7 +5,7 @@ import type { EventEmitter } from 'node:events';
 import type { Family } from './compact.js';
 import type { ExternalAddress } from './external-address.js';
 import type { ItemStore } from './item-store.js';
-import type { NodeCache } from './node-cache.js';
+import type { Contact, NodeCache } from './node-cache.js';
 import type { PeerStore } from './peer-store.js';
 
 export interface HostPort {
@@ -31,14 +31,7 @@ export type QueryCallback = (err: KrpcError | null, res?: KrpcMessage | null, pe
 export type Visit = (message: KrpcMessage, peer: KrpcPeer) => boolean | undefined;
 
 /** k-bucket: a contact of the routing table (or of a walk's table). */
-export interface Contact {
-  id: Buffer;
-  host: string;
-  port: number;
-  seen?: number;
-  distance?: number;
-  token?: unknown;
-}
+export type { Contact } from './node-cache.js';
 
 /** k-bucket: the routing table, and each walk's table. */
 export interface RoutingTable extends EventEmitter {

@@ -11,8 +11,17 @@
 // moves over, one that does not leaves.
 // Bounded: at most maxNodes nodes each (the least recently heard leave first), one node per routing slot
 // (one public address, an IPv6 /64: a host cannot fill the cache with made-up ids), a ring of RTT samples.
-import type { Contact } from './library-types.js';
 import { routingSlot } from './routing-slot.js';
+
+/** A node as k-rpc and k-bucket hold it (the routing table, a walk's table, the node cache). */
+export interface Contact {
+  id: Buffer;
+  host: string;
+  port: number;
+  seen?: number;
+  distance?: number;
+  token?: unknown;
+}
 
 export interface NodeCacheOptions {
   /** nodes kept (default 8192: about 1 MB) */

@@ -129,8 +129,8 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
   private readonly upkeep: Upkeep;
   /** the daemon's DHT of the other family, if it runs one */
   private sibling: DhtNode | null = null;
-  private readonly peerListeners = new Map<string, Set<OnPeer>>();
-  private readonly replyListeners = new Map<string, Set<OnReply>>();
+  /** the running searches' callbacks, by id */
+  private readonly peerListeners = new Map<string, Set<{ onPeer: OnPeer; onReply?: OnReply | undefined }>>();
   private readonly blocked = new Set<string>();
   private activeSearches = 0;
   readonly health: DhtHealth;
@@ -165,7 +165,7 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
     dht.on('peer', (peer: { host: string; port: number }, infoHash: Buffer, from: { address?: string; host?: string; id?: Buffer } | null) => this.onPeer(peer, infoHash, from));
     dht.on('get_peers reply', (target: Buffer, from: { address?: string; host?: string; id?: Buffer }) => {
       const address = from.address ?? from.host;
-      if (address && !this.blocked.has(address)) for (const listener of this.replyListeners.get(target.toString('hex')) ?? []) listener(address, from.id);
+      if (address && !this.blocked.has(address)) for (const listener of this.peerListeners.get(target.toString('hex')) ?? []) listener.onReply?.(address, from.id);
     });
     dht.on('warning', (err: Error) => this.log.debug(`warning: ${err.message}`));
     dht.on('error', (err: Error) => this.log.warn(`error: ${err.message}`));
@@ -214,12 +214,8 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
       listeners = new Set();
       this.peerListeners.set(key, listeners);
     }
-    listeners.add(onPeer);
-    const replies = onReply ? this.replyListeners.get(key) ?? new Set<OnReply>() : undefined;
-    if (replies && onReply) {
-      replies.add(onReply);
-      this.replyListeners.set(key, replies);
-    }
+    const listener = { onPeer, onReply };
+    listeners.add(listener);
     this.activeSearches++;
     return new Promise<number>((resolve) => {
       let finished = false;
@@ -227,12 +223,8 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
         if (finished) return;
         finished = true;
         this.activeSearches--;
-        listeners.delete(onPeer);
+        listeners.delete(listener);
         if (listeners.size === 0) this.peerListeners.delete(key);
-        if (replies && onReply) {
-          replies.delete(onReply);
-          if (replies.size === 0) this.replyListeners.delete(key);
-        }
         signal.removeEventListener('abort', onAbort);
         resolve(answered);
       };
@@ -445,7 +437,7 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
     const responder = from ? from.address ?? from.host : undefined;
     // our own store's values are told with our own id: where we sit decides what they are worth
     const responderId = from ? from.id : this.lib?.rpc.id;
-    for (const listener of listeners) listener(address, responder, responderId);
+    for (const listener of listeners) listener.onPeer(address, responder, responderId);
   }
 
   private requireLib(): DhtLibrary {

@@ -51,3 +51,6 @@ export class MappingError extends Error {
     super(message);
   }
 }
+
+/** Finds the gateway and its protocol (portmap-finder.ts by default; tests inject their own). */
+export type GatewayFinder = (signal: AbortSignal) => Promise<MappingClient>;

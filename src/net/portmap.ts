@@ -4,12 +4,12 @@
 // lease, and removed on stop() (bounded). No gateway, a refused mapping, a gateway gone: one log line each,
 // retried with back-off, never thrown.
 import type { Logger } from '../log.js';
-import { defaultGatewayV4, NatPmpClient } from './portmap-natpmp.js';
-import { findUpnpGateway, UpnpClient } from './portmap-upnp.js';
-import { GatewayError, MappingError, type MappingClient, type Method, type Protocol } from './portmap-types.js';
+import { defaultFinder } from './portmap-finder.js';
+import { GatewayError, MappingError, type GatewayFinder, type MappingClient, type Method, type Protocol } from './portmap-types.js';
 
 export { GatewayError, MappingError } from './portmap-types.js';
-export type { MapRequest, MapResult, MappingClient, Method, Protocol, UnmapRequest } from './portmap-types.js';
+export type { GatewayFinder, MapRequest, MapResult, MappingClient, Method, Protocol, UnmapRequest } from './portmap-types.js';
+export { defaultFinder } from './portmap-finder.js';
 
 export interface PortSpec {
   port: number;
@@ -38,8 +38,6 @@ export interface PortMapperOptions {
 }
 
 /** Finds a gateway or throws saying why (GatewayError). Injected by tests. */
-export type GatewayFinder = (signal: AbortSignal) => Promise<MappingClient>;
-
 export interface PortMapperDeps {
   log: Logger;
   options: PortMapperOptions;
@@ -74,52 +72,6 @@ export function forwardedPorts(dhtPort: number, valuePorts: Iterable<number | un
     specs.push({ port, protocols: ['UDP', 'TCP'], description: 'kadnode value' });
   }
   return specs;
-}
-
-/**
- * The gateway search used when none is injected: NAT-PMP at the default gateway and SSDP for a UPnP IGD,
- * side by side; NAT-PMP wins when both answer (native leases, the gateway picks a free port on conflict).
- */
-export function defaultFinder(gateway?: string): GatewayFinder {
-  if (gateway !== undefined && /^https?:\/\//i.test(gateway)) return (signal) => UpnpClient.fromLocation(gateway, signal);
-  if (gateway !== undefined) {
-    return async (signal) => {
-      const client = new NatPmpClient(gateway, { tries: 3 });
-      try {
-        await client.probe(signal);
-        return client;
-      } catch (err) {
-        client.close();
-        throw err;
-      }
-    };
-  }
-  return async (signal) => {
-    // NAT-PMP answering ends the SSDP search at once
-    const upnpAbort = new AbortController();
-    const upnpSignal = AbortSignal.any([signal, upnpAbort.signal]);
-    const pmp = (async () => {
-      const address = await defaultGatewayV4();
-      if (!address) throw new GatewayError('NAT-PMP: no IPv4 default gateway');
-      const client = new NatPmpClient(address, { tries: 3 });
-      try {
-        await client.probe(signal);
-        upnpAbort.abort();
-        return client;
-      } catch (err) {
-        client.close();
-        throw err;
-      }
-    })();
-    const [natpmp, upnp] = await Promise.allSettled([pmp, findUpnpGateway(upnpSignal)]);
-    if (natpmp.status === 'fulfilled') {
-      if (upnp.status === 'fulfilled') upnp.value.close();
-      return natpmp.value;
-    }
-    if (upnp.status === 'fulfilled') return upnp.value;
-    signal.throwIfAborted();
-    throw new GatewayError(`${errorText(upnp.reason)}; ${errorText(natpmp.reason)}`);
-  };
 }
 
 interface Entry {

@@ -32,14 +32,14 @@ test('concurrent queries share one search and wake on the first address', async 
   const b = resolver.resolve('FOO.p2p', { timeoutMs: 5000 });
   assert.equal(dht.calls.length, 1);
   assert.equal(dht.calls[0]!.id, sha1('foo').toString('hex'));
-  dht.calls[0]!.emit(peer(1));
+  dht.calls[0]!.agree(peer(1));
   const [ra, rb] = await Promise.all([a, b]);
   assert.equal(ra.status, 'found');
   assert.deepEqual(ra.addresses, [peer(1)]);
   assert.deepEqual(rb.addresses, [peer(1)]);
   assert.equal(resolver.stats().searches, 1, 'the walk goes on after the first answer');
-  dht.calls[0]!.emit(peer(2));
-  dht.calls[0]!.emit(peer(2));
+  dht.calls[0]!.agree(peer(2));
+  dht.calls[0]!.agree(peer(2));
   dht.calls[0]!.finish();
   await new Promise((r) => setImmediate(r));
   const cached = await resolver.resolve('foo.p2p', { timeoutMs: 10 });
@@ -212,7 +212,7 @@ test('a query for one family waits for an address of that family, or for the end
   const { dht, resolver } = setup();
   const v6 = resolver.resolve('dual.p2p', { timeoutMs: 5000, family: 6 });
   const v4 = resolver.resolve('dual.p2p', { timeoutMs: 5000, family: 4 });
-  dht.calls[0]!.emit(peer(1));
+  dht.calls[0]!.agree(peer(1));
   const first = await v4;
   assert.deepEqual(first.addresses, [peer(1)]);
   let v6Done = false;
@@ -220,7 +220,7 @@ test('a query for one family waits for an address of that family, or for the end
   await new Promise((r) => setImmediate(r));
   assert.equal(v6Done, false, 'an IPv4 address does not answer AAAA');
   const six: PeerAddress = { address: 'fd20::1', port: 6881, family: 6 };
-  dht.calls[0]!.emit(six);
+  dht.calls[0]!.agree(six);
   assert.deepEqual((await v6).addresses, [peer(1), six]);
   const onlyV4 = resolver.resolve('v4only.p2p', { timeoutMs: 5000, family: 6 });
   dht.calls[1]!.emit(peer(2));
@@ -234,7 +234,7 @@ test('a query for a family no DHT serves answers on the first address', async ()
   const dht = new ScriptedSearcher();
   const resolver = new Resolver({ dht, own: noOwn, log: silentLogger, families: () => [4] }, { ...DEFAULT_RESOLVER_OPTIONS, tld: '.p2p' });
   const aaaa = resolver.resolve('v4net.p2p', { timeoutMs: 5000, family: 6 });
-  dht.calls[0]!.emit(peer(1));
+  dht.calls[0]!.agree(peer(1));
   const r = await aaaa;
   assert.equal(r.status, 'found');
   assert.deepEqual(r.addresses, [peer(1)]);

@@ -40,19 +40,26 @@ function sink() {
 
 const has = (list: PeerAddress[], p: PeerAddress) => list.some((a) => a.address === p.address && a.port === p.port);
 
-test('a minority of the closest nodes and any number of far ones reporting a fake never win; the closest nodes\' address does', () => {
+test('a fake reported by a minority of the nodes that answered, close to the id or far from it, never wins; the closest nodes\' address does', () => {
   const { taken, reply, settle } = sink();
-  // far junk first, from 20 nodes that agree with each other (colluding, or one operator)
-  for (let i = 0; i < 20; i++) reply(`10.1.0.${i + 1}`, idAt(1 + (i % 3)), [FAKE]);
-  assert.equal(taken.length, 0, 'far reports alone are never enough');
-  // the 8 closest: 3 malicious report the fake, then 5 honest report the real address
-  for (let i = 0; i < 3; i++) reply(`10.2.0.${i + 1}`, idAt(40 + i), [FAKE]);
-  assert.equal(taken.length, 0, 'three of the closest are a minority');
+  // the walk hears far nodes first: three of them report the fake (colluding)
+  for (let i = 0; i < 3; i++) reply(`10.1.0.${i + 1}`, idAt(1 + i), [FAKE]);
+  assert.equal(taken.length, 0, 'far reports are never taken at once');
+  // then five honest nodes close to the id, and three malicious ones closer still
   for (let i = 0; i < 5; i++) reply(`10.3.0.${i + 1}`, idAt(50 + i), [REAL]);
-  assert.ok(has(taken, REAL), 'most of the closest report it: taken during the walk');
-  assert.ok(!has(taken, FAKE));
+  assert.deepEqual(taken, [REAL], 'eight answered, five report it: taken during the walk');
+  for (let i = 0; i < 3; i++) reply(`10.2.0.${i + 1}`, idAt(60 + i), [FAKE]);
+  // any number of far nodes agreeing on the fake later: they are not among the closest that answered
+  for (let i = 0; i < 20; i++) reply(`10.4.0.${i + 1}`, idAt(2 + (i % 5)), [FAKE]);
   settle();
   assert.deepEqual(taken, [REAL], 'the fake is not taken when the walk ends either');
+});
+
+test('junk that does not agree (a different fake from each node) is never taken, even from the closest', () => {
+  const { taken, reply, settle } = sink();
+  for (let i = 0; i < 30; i++) reply(`10.5.1.${i + 1}`, idAt(20 + i), [{ address: `10.66.1.${i + 1}`, port: 1000 + i, family: 4 }]);
+  settle();
+  assert.equal(taken.length, 0);
 });
 
 test('a lone report waits for the walk; it is dropped when it turns out to come from far from the id', () => {
@@ -64,14 +71,13 @@ test('a lone report waits for the walk; it is dropped when it turns out to come 
   assert.equal(taken.length, 0, 'its node is not among the closest that answered');
 });
 
-test('the address is taken as soon as the close set is full and half of it agrees, not before', () => {
+test('during the walk the address is taken once half of a full close set (four nodes) agree, not before', () => {
   const { taken, reply } = sink();
-  for (let i = 0; i < 4; i++) reply(`10.6.0.${i + 1}`, idAt(50 + i), [REAL]);
-  assert.equal(taken.length, 0, 'four answers: the walk has not seen the closest eight yet');
+  for (let i = 0; i < 3; i++) reply(`10.6.0.${i + 1}`, idAt(50 + i), [REAL]);
   for (let i = 0; i < 3; i++) reply(`10.6.1.${i + 1}`, idAt(60 + i));
-  assert.equal(taken.length, 0);
-  reply('10.6.2.1', idAt(70));
-  assert.deepEqual(taken, [REAL], 'eight answered, four of them report it');
+  assert.equal(taken.length, 0, 'three agreeing nodes are not enough');
+  reply('10.6.2.1', idAt(45), [REAL]);
+  assert.deepEqual(taken, [REAL], 'the fourth closest node agrees');
 });
 
 test('a small network (3 nodes: our own store and two others) still resolves an honest name when the walk ends', () => {
@@ -89,9 +95,9 @@ test('Sybils in one /24 with ids that are not BEP 42-valid count once, at half w
   // 6 of the 8 closest are Sybils at public addresses of one /24, placed next to the id (BEP 42-invalid)
   for (let i = 0; i < 6; i++) reply(`203.0.113.${i + 1}`, idAt(70 + i), [FAKE]);
   for (let i = 0; i < 2; i++) reply(`10.8.0.${i + 1}`, idAt(40 + i), [REAL]);
-  assert.deepEqual(taken, [REAL], 'two BEP 42-valid nodes outweigh one network of Sybils');
+  assert.equal(taken.length, 0, 'two nodes are not half of a full close set: wait for the walk');
   settle();
-  assert.ok(!has(taken, FAKE));
+  assert.deepEqual(taken, [REAL], 'two BEP 42-valid nodes outweigh one network of Sybils');
 });
 
 test('bounded: addresses per responder and responders per search', () => {

@@ -404,3 +404,23 @@ test('walkForItems, walkedTo, putToWalked: a walk collects write tokens, then a 
   assert.equal(stored, 1);
   assert.equal(b.host.items.get(target.toString('hex'))?.v.length, 1000);
 });
+
+test('responderIdOnPeers: a peer event names the replying node with its id; every get_peers answer is told, values or not', async (t) => {
+  pinned('responderIdOnPeers');
+  const target = randomBytes(20);
+  const { lib } = await adapted(t, 4, { shortTimeoutMs: 100 });
+  const [storing, empty] = [await peer(t), await peer(t)];
+  storing.answer = () => ({ token: Buffer.from('tk'), values: [encodePeer('10.9.8.7', 6543)] });
+  empty.answer = () => ({ token: Buffer.from('tk') });
+  for (const p of [storing, empty]) lib.rpc.nodes.add({ id: p.id, host: LOCAL, port: p.port });
+  const froms: Array<{ port: number; id?: Buffer }> = [];
+  const replies: Array<{ port: number; id?: Buffer }> = [];
+  lib.dht.on('peer', (_p: unknown, _h: Buffer, from: { port: number; id?: Buffer }) => froms.push(from));
+  lib.dht.on('get_peers reply', (hash: Buffer, from: { port: number; id?: Buffer }) => hash.equals(target) && replies.push(from));
+  await new Promise((r) => lib.dht.lookup(target, r));
+  assert.equal(froms.length, 1);
+  assert.equal(froms[0]!.port, storing.port);
+  assert.deepEqual(froms[0]!.id, storing.id);
+  assert.deepEqual(replies.map((r) => r.port).sort(), [storing.port, empty.port].sort());
+  assert.deepEqual(replies.find((r) => r.port === empty.port)!.id, empty.id);
+});

@@ -1,5 +1,5 @@
 // KadNode 2.x's LPD datagram `DHT <port>` beside KadNode 1.x's BT-SEARCH (the BT-SEARCH parser's own
-// cases are in test/unit/lpd.test.ts).
+// cases are in test/unit/net/lpd.test.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatKadnode2LpdPacket, formatLpdPacket, LpdPacketError, parseLpdPacket } from '../../../src/net/lpd-packet.js';

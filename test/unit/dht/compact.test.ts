@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import bencode from 'bencode';
 import DHT from 'bittorrent-dht';
 import KRpc from 'k-rpc';
-import { CommandTable, type NodeControl, type StatusInfo } from '../../src/commands.js';
+import { CommandTable, type NodeControl, type StatusInfo } from '../../../src/commands.js';
 import {
   bytesToIp,
   canonicalHost,
@@ -17,11 +17,11 @@ import {
   formatCompactPeer,
   ipToBytes,
   parseNodes,
-} from '../../src/dht/compact.js';
-import { checkKrpc } from '../../src/dht/guard.js';
-import { DhtGroup, type GroupMember } from '../../src/dht/group.js';
-import { PeerStore } from '../../src/dht/peer-store.js';
-import type { PeerAddress } from '../../src/types.js';
+} from '../../../src/dht/compact.js';
+import { checkKrpc } from '../../../src/dht/guard.js';
+import { DhtGroup, type GroupMember } from '../../../src/dht/group.js';
+import { PeerStore } from '../../../src/dht/peer-store.js';
+import type { PeerAddress } from '../../../src/types.js';
 
 const id = () => randomBytes(20);
 const enc = (m: unknown) => Buffer.from(bencode.encode(m));

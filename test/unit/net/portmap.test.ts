@@ -3,10 +3,10 @@ import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { createLogger, silentLogger, type Logger } from '../../src/log.js';
-import { forwardedPorts, GatewayError, MappingError, PortMapper, type MapRequest, type MapResult, type MappingClient, type PortMapperOptions, type UnmapRequest } from '../../src/net/portmap.js';
-import { decodeResponse, encodeMapRequest, NatPmpClient, parseProcNetRoute } from '../../src/net/portmap-natpmp.js';
-import { escapeXml, parseDescription, parseSsdpResponse, soapEnvelope, UpnpClient, xmlText } from '../../src/net/portmap-upnp.js';
+import { createLogger, silentLogger, type Logger } from '../../../src/log.js';
+import { forwardedPorts, GatewayError, MappingError, PortMapper, type MapRequest, type MapResult, type MappingClient, type PortMapperOptions, type UnmapRequest } from '../../../src/net/portmap.js';
+import { decodeResponse, encodeMapRequest, NatPmpClient, parseProcNetRoute } from '../../../src/net/portmap-natpmp.js';
+import { escapeXml, parseDescription, parseSsdpResponse, soapEnvelope, UpnpClient, xmlText } from '../../../src/net/portmap-upnp.js';
 
 const flush = async (n = 5) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));

@@ -7,13 +7,13 @@ import net from 'node:net';
 import { once } from 'node:events';
 import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, RecordType } from 'dns-packet';
-import { DnsServer, FrameReader, type DnsServerOptions } from '../../src/surfaces/dns.js';
-import { createLogger } from '../../src/log.js';
-import type { QueryChain } from '../../src/chain/chain.js';
-import type { Upstream } from '../../src/chain/forwarder.js';
-import type { UpstreamStep } from '../../src/chain/upstream-step.js';
-import { chainOver } from '../helpers/chain.js';
-import type { NameResolver, Resolution } from '../../src/types.js';
+import { DnsServer, FrameReader, type DnsServerOptions } from '../../../src/surfaces/dns.js';
+import { createLogger } from '../../../src/log.js';
+import type { QueryChain } from '../../../src/chain/chain.js';
+import type { Upstream } from '../../../src/chain/forwarder.js';
+import type { UpstreamStep } from '../../../src/chain/upstream-step.js';
+import { chainOver } from '../../helpers/chain.js';
+import type { NameResolver, Resolution } from '../../../src/types.js';
 
 const HOST = '127.0.0.1';
 /** a second loopback address (all of 127/8 is local on Linux): a spoofer on the upstream's own port */

@@ -6,12 +6,12 @@ import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import bencode from 'bencode';
-import { AuthModule } from '../../src/dht/auth.js';
-import { DhtGroup } from '../../src/dht/group.js';
-import { generateKeyPair } from '../../src/identity/keys.js';
-import { DhtNode, type DhtNodeOptions } from '../../src/dht/node.js';
-import { silentLogger } from '../../src/log.js';
-import type { PeerAddress } from '../../src/types.js';
+import { AuthModule } from '../../../src/dht/auth.js';
+import { DhtGroup } from '../../../src/dht/group.js';
+import { generateKeyPair } from '../../../src/identity/keys.js';
+import { DhtNode, type DhtNodeOptions } from '../../../src/dht/node.js';
+import { silentLogger } from '../../../src/log.js';
+import type { PeerAddress } from '../../../src/types.js';
 
 type Dict = Record<string, unknown>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

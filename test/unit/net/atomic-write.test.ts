@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 const SIZE = 4 * 1024 * 1024;
-const moduleUrl = new URL('../../src/net/peerfile.js', import.meta.url).href;
+const moduleUrl = new URL('../../../src/net/peerfile.js', import.meta.url).href;
 
 function writerScript(path: string, plain: boolean): string {
   return `

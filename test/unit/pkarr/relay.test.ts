@@ -4,15 +4,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sodium from 'sodium-native';
-import { DEFAULT_ITEM_LIMITS, type ItemStoreOptions } from '../../src/dht/item-store.js';
-import { DhtNode } from '../../src/dht/node.js';
-import { SeqMemory, type SeqMemoryOptions } from '../../src/dht/seq-memory.js';
-import { encodeZ32Key } from '../../src/identity/keys.js';
-import { silentLogger } from '../../src/log.js';
-import { PkarrHook } from '../../src/pkarr/hook.js';
-import { encodeDnsPacket, signPacket, targetOf, toRelayPayload } from '../../src/pkarr/packet.js';
-import { DEFAULT_RELAY_OPTIONS, PkarrRelay, sourceNetwork } from '../../src/pkarr/relay.js';
-import { Bep44Client } from '../helpers/bep44-client.js';
+import { DEFAULT_ITEM_LIMITS, type ItemStoreOptions } from '../../../src/dht/item-store.js';
+import { DhtNode } from '../../../src/dht/node.js';
+import { SeqMemory, type SeqMemoryOptions } from '../../../src/dht/seq-memory.js';
+import { encodeZ32Key } from '../../../src/identity/keys.js';
+import { silentLogger } from '../../../src/log.js';
+import { PkarrHook } from '../../../src/pkarr/hook.js';
+import { encodeDnsPacket, signPacket, targetOf, toRelayPayload } from '../../../src/pkarr/packet.js';
+import { DEFAULT_RELAY_OPTIONS, PkarrRelay, sourceNetwork } from '../../../src/pkarr/relay.js';
+import { Bep44Client } from '../../helpers/bep44-client.js';
 
 type After = { after(fn: () => Promise<void> | void): void };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import sodium from 'sodium-native';
-import { decodeZ32Key, encodeZ32Key, generateKeyPair, KeyError, publicKeyOf, readSecretKeyText } from '../../src/identity/keys.js';
-import { KeyRing, patternMatches, patternsConflict } from '../../src/identity/patterns.js';
-import { identify, QueryError } from '../../src/identity/query.js';
+import { decodeZ32Key, encodeZ32Key, generateKeyPair, KeyError, publicKeyOf, readSecretKeyText } from '../../../src/identity/keys.js';
+import { KeyRing, patternMatches, patternsConflict } from '../../../src/identity/patterns.js';
+import { identify, QueryError } from '../../../src/identity/query.js';
 
 // RFC 8032 test 1: seed and public key; the libsodium secret key is seed ‖ public key.
 const SEED = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60';

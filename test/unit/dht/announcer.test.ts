@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Announcer } from '../../src/dht/announcer.js';
-import type { AnnounceTarget } from '../../src/dht/node.js';
-import { silentLogger } from '../../src/log.js';
+import { Announcer } from '../../../src/dht/announcer.js';
+import type { AnnounceTarget } from '../../../src/dht/node.js';
+import { silentLogger } from '../../../src/log.js';
 
 class FakeDht implements AnnounceTarget {
   nodes = 0;
@@ -88,9 +88,9 @@ test('no follow-ups once K nodes hold the value', async (t) => {
 
 test('a name never lapses on its storing nodes across several intervals, slow walks included', async (t) => {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
-  const { DEFAULT_ANNOUNCER_OPTIONS } = await import('../../src/dht/announcer.js');
-  const { PeerStore } = await import('../../src/dht/peer-store.js');
-  const { STORAGE_LIMITS } = await import('../../src/daemon.js');
+  const { DEFAULT_ANNOUNCER_OPTIONS } = await import('../../../src/dht/announcer.js');
+  const { PeerStore } = await import('../../../src/dht/peer-store.js');
+  const { STORAGE_LIMITS } = await import('../../../src/daemon.js');
   // storing nodes as the common implementations keep announcements: jech's DHT (KadNode 1.x / 2.x) and ours
   const stores = [32 * 60_000, STORAGE_LIMITS.maxAgeMs].map((maxAgeMs) => new PeerStore({ maxAgeMs, maxTotal: 16, maxPerId: 8, maxReply: 8, now: () => Date.now() }));
   const peer = Buffer.from([10, 201, 0, 2, 0x1a, 0xe1]);

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { test } from 'node:test';
-import type { CommandTable } from '../../src/commands.js';
-import { silentLogger } from '../../src/log.js';
-import { WebSurface } from '../../src/surfaces/web.js';
-import type { PkarrRelay } from '../../src/pkarr/relay.js';
+import type { CommandTable } from '../../../src/commands.js';
+import { silentLogger } from '../../../src/log.js';
+import { WebSurface } from '../../../src/surfaces/web.js';
+import type { PkarrRelay } from '../../../src/pkarr/relay.js';
 
 function get(port: number, path: string, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {

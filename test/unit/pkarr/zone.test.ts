@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import dnsPacket from 'dns-packet';
-import { decodeDnsPacket, encodeDnsPacket, formatRecord } from '../../src/pkarr/packet.js';
-import { parseZone, readZoneFile, usesAuto, ZoneError, zoneAnswers } from '../../src/pkarr/zone.js';
+import { decodeDnsPacket, encodeDnsPacket, formatRecord } from '../../../src/pkarr/packet.js';
+import { parseZone, readZoneFile, usesAuto, ZoneError, zoneAnswers } from '../../../src/pkarr/zone.js';
 
 const Z32 = '47pjoycnsrfmxikm95jh13y88e8qnhzu5kungjpxyepgt7a8krpy';
 const parse = (text: string) => parseZone(text, { source: 'zone.txt', origin: Z32 });

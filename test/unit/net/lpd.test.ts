@@ -4,7 +4,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import type { NetworkInterfaceInfo } from 'node:os';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../../src/log.js';
 import {
   formatLpdPacket,
   LpdPacketError,
@@ -13,7 +13,7 @@ import {
   parseLpdPacket,
   selectInterfaces,
   type LpdOptions,
-} from '../../src/net/lpd.js';
+} from '../../../src/net/lpd.js';
 
 const GROUP4 = '239.192.152.143';
 const GROUP6 = 'ff15::efc0:988f';

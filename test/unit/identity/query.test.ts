@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hasTld, identify, QueryError, sanitizeQuery } from '../../src/identity/query.js';
+import { hasTld, identify, QueryError, sanitizeQuery } from '../../../src/identity/query.js';
 
 test('sanitize strips the TLD and lowercases', () => {
   assert.equal(sanitizeQuery('Foo.P2P', '.p2p'), 'foo');

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket, Packet, RecordType, SoaData, SrvData } from 'dns-packet';
-import { buildResponse, maxUdpSize, parseQuery, replyHeader, TCP_MAX_SIZE, truncatedAnswer, withId, type DnsQuery, type ParseResult, type Rcode } from '../../src/surfaces/dns-message.js';
-import type { PeerAddress } from '../../src/types.js';
+import { buildResponse, maxUdpSize, parseQuery, replyHeader, TCP_MAX_SIZE, truncatedAnswer, withId, type DnsQuery, type ParseResult, type Rcode } from '../../../src/surfaces/dns-message.js';
+import type { PeerAddress } from '../../../src/types.js';
 
 const ZONE = '.p2p';
 const V4: PeerAddress = { address: '192.0.2.1', port: 4001, family: 4 };

@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sodium from 'sodium-native';
-import type { MutableItem } from '../../src/dht/item-store.js';
-import type { Logger } from '../../src/log.js';
-import { checkItem, signPacket } from '../../src/pkarr/packet.js';
-import { DEFAULT_PUBLISHER_OPTIONS, PkarrPublisher, type PublishTarget } from '../../src/pkarr/publisher.js';
-import { parseZone } from '../../src/pkarr/zone.js';
-import type { Family } from '../../src/types.js';
+import type { MutableItem } from '../../../src/dht/item-store.js';
+import type { Logger } from '../../../src/log.js';
+import { checkItem, signPacket } from '../../../src/pkarr/packet.js';
+import { DEFAULT_PUBLISHER_OPTIONS, PkarrPublisher, type PublishTarget } from '../../../src/pkarr/publisher.js';
+import { parseZone } from '../../../src/pkarr/zone.js';
+import type { Family } from '../../../src/types.js';
 
 const sk = Buffer.alloc(64);
 const pk = Buffer.alloc(32);

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sodium from 'sodium-native';
-import { ItemStore, verifyBep44, type StoredItem } from '../../src/dht/item-store.js';
-import { DhtNode } from '../../src/dht/node.js';
-import { silentLogger } from '../../src/log.js';
-import { encodeDnsPacket, signable, signPacket, targetOf } from '../../src/pkarr/packet.js';
+import { ItemStore, verifyBep44, type StoredItem } from '../../../src/dht/item-store.js';
+import { DhtNode } from '../../../src/dht/node.js';
+import { silentLogger } from '../../../src/log.js';
+import { encodeDnsPacket, signable, signPacket, targetOf } from '../../../src/pkarr/packet.js';
 
 const storage = { maxAgeMs: 60_000, maxTotal: 100, maxPerId: 10 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,10 +6,10 @@ import dgram from 'node:dgram';
 import { test } from 'node:test';
 import bencode from 'bencode';
 import fc from 'fast-check';
-import { checkKrpc, isBencode } from '../../src/dht/guard.js';
-import { DhtNode } from '../../src/dht/node.js';
-import { silentLogger } from '../../src/log.js';
-import { bencodeValue } from '../fuzz/inputs.js';
+import { checkKrpc, isBencode } from '../../../src/dht/guard.js';
+import { DhtNode } from '../../../src/dht/node.js';
+import { silentLogger } from '../../../src/log.js';
+import { bencodeValue } from '../../fuzz/inputs.js';
 
 const LOOPS = Buffer.from('d1:Sli201e-3:Gen');
 

@@ -5,11 +5,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { addressBytes, buildNssReply, NssSurface, parseNssRequest, type NssOptions } from '../../src/surfaces/nss.js';
-import { buildConfig, ConfigError } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
-import { chainOver } from '../helpers/chain.js';
-import type { NameResolver, Resolution, ResolveOptions } from '../../src/types.js';
+import { addressBytes, buildNssReply, NssSurface, parseNssRequest, type NssOptions } from '../../../src/surfaces/nss.js';
+import { buildConfig, ConfigError } from '../../../src/config.js';
+import { createLogger } from '../../../src/log.js';
+import { chainOver } from '../../helpers/chain.js';
+import type { NameResolver, Resolution, ResolveOptions } from '../../../src/types.js';
 
 const FOUND: Resolution = {
   status: 'found',

@@ -4,11 +4,11 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import bencode from 'bencode';
-import { encodePeer } from '../../src/dht/compact.js';
-import { routingSlot } from '../../src/dht/library-adapter.js';
-import { DhtNode } from '../../src/dht/node.js';
-import type { PeerAddress } from '../../src/types.js';
-import { silentLogger } from '../../src/log.js';
+import { encodePeer } from '../../../src/dht/compact.js';
+import { routingSlot } from '../../../src/dht/library-adapter.js';
+import { DhtNode } from '../../../src/dht/node.js';
+import type { PeerAddress } from '../../../src/types.js';
+import { silentLogger } from '../../../src/log.js';
 
 const storage = { maxAgeMs: 60_000, maxTotal: 100, maxPerId: 10 };
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PeerStore } from '../../src/dht/peer-store.js';
+import { PeerStore } from '../../../src/dht/peer-store.js';
 
 const peer = (n: number) => Buffer.from([10, 0, (n >> 8) & 255, n & 255, 0x1a, 0xe1]);
 

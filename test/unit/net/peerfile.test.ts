@@ -4,11 +4,11 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { HostPort } from '../../src/dht/node.js';
-import { silentLogger } from '../../src/log.js';
-import { MAX_PEER_FILE_BYTES, PeerFileService, readPeerFile, writeFileAtomic, type PeerFileDht } from '../../src/net/peerfile.js';
-import { buildConfig, ConfigError } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
+import type { HostPort } from '../../../src/dht/node.js';
+import { silentLogger } from '../../../src/log.js';
+import { MAX_PEER_FILE_BYTES, PeerFileService, readPeerFile, writeFileAtomic, type PeerFileDht } from '../../../src/net/peerfile.js';
+import { buildConfig, ConfigError } from '../../../src/config.js';
+import { createLogger } from '../../../src/log.js';
 
 class FakeDht implements PeerFileDht {
   bootstraps: HostPort[][] = [];

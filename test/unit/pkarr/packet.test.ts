@@ -25,8 +25,8 @@ import {
   signPacket,
   targetOf,
   toRelayPayload,
-} from '../../src/pkarr/packet.js';
-import { encodeZ32Key } from '../../src/identity/keys.js';
+} from '../../../src/pkarr/packet.js';
+import { encodeZ32Key } from '../../../src/identity/keys.js';
 
 const SEED = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');
 const PUBLIC = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
