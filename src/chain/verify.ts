@@ -1,11 +1,10 @@
-// Step "verify", inside the DHT search: which addresses a search reports are taken. A plain name takes
-// addresses that at least half of the nodes closest to its id report (plain-candidates.ts). A keyed name (a public key, a key pattern, a KadNode 2.x
-// key name) takes only addresses that prove they hold the key (the AUTH challenge, src/dht/auth.ts, or
+// Step "verify", inside the DHT search: which addresses a search reports are taken. A plain name has no
+// owner: it takes the addresses as they come (up to maxAddresses). A keyed name (a public key, a key
+// pattern, a KadNode 2.x key name) takes only addresses that prove they hold the key (the AUTH challenge, src/dht/auth.ts, or
 // 2.x's bob exchange, src/dht/bob-auth.ts): unverified addresses never reach an answer.
 import type { OnPeer, OnReply } from '../dht/node.js';
 import type { Identifier } from '../identity/query.js';
 import type { PeerAddress } from '../types.js';
-import { PlainCandidates } from './plain-candidates.js';
 
 /** Proves that an address holds the secret key of an id (the AUTH challenge); null: it did not. */
 export interface AddressVerifier {
@@ -76,8 +75,8 @@ class KeyedCandidates {
 /**
  * The search's peer callback for `ident`: addresses taken go to `accept` (a keyed name's once verified,
  * with how); `candidates` collects `address|port` of those taken; `checks` the verifications running.
- * `onReply` learns every node that answered the walk and `settle` is called when the walk ended (a plain
- * name's rule needs both).
+ * `onReply` (every node that answered the walk) and `settle` (the walk ended) are for rules that weigh the
+ * responders: none is on today (plain names have no owner; see docs/security.md).
  */
 export function candidateSink(
   ident: Identifier,
@@ -91,13 +90,13 @@ export function candidateSink(
   const checks: Promise<void>[] = [];
   const keyed = publicKey ? new KeyedCandidates(candidates, maxAddresses * CANDIDATES_PER_ADDRESS) : null;
   if (!keyed || !publicKey) {
-    const plain = new PlainCandidates<PeerAddress>(ident.id, candidates, maxAddresses, accept);
-    return {
-      onPeer: (peer, from = SELF, fromId) => plain.report(`${peer.address}|${peer.port}`, peer, from, fromId),
-      onReply: (from, fromId) => plain.answered(from, fromId),
-      settle: () => plain.settle(),
-      checks,
+    const onPeer: OnPeer = (peer) => {
+      const seen = `${peer.address}|${peer.port}`;
+      if (candidates.has(seen) || candidates.size >= maxAddresses) return;
+      candidates.add(seen);
+      accept(peer);
     };
+    return { onPeer, settle: () => undefined, checks };
   }
   const onPeer: OnPeer = (peer, from = SELF) => {
     const seen = `${peer.address}|${peer.port}`;

@@ -173,9 +173,9 @@ function compactPeers6(lib: DhtLibrary, host: AdapterHost): void {
 }
 
 /**
- * A `peer` event names the replying node by its address only; the resolver also weighs where that node
- * sits (its id's distance to the id looked up, BEP 42 validity: src/chain/plain-candidates.ts), so the
- * reply's id rides along on the node handed to the walk's reply callback (lookup passes it on as `from`),
+ * A `peer` event names the replying node by its address only; a resolver rule that weighs where that
+ * node sits (its id's distance to the id looked up, BEP 42 validity; none is on, see docs/security.md)
+ * needs its id: the reply's id rides along on the node handed to the walk's reply callback (lookup passes it on as `from`),
  * and every answer to a get_peers walk, with values or without, is told as `get_peers reply` (target, from).
  */
 function responderIdOnPeers(lib: DhtLibrary): void {

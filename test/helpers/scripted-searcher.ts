@@ -5,7 +5,7 @@ import type { PeerAddress } from '../../src/types.js';
 export interface ScriptedSearch {
   id: string;
   emit: OnPeer;
-  /** reports `peer` from `n` nodes next to the id: enough of the closest for a plain name (plain-candidates.ts) */
+  /** reports `peer` from `n` nodes next to the id: as the closest nodes would */
   agree: (peer: PeerAddress, n?: number) => void;
   /** ends the walk; `answered` nodes replied (0: the DHT could not be reached) */
   finish: (answered?: number) => void;
