@@ -105,6 +105,11 @@ export class PkarrPublisher implements OwnPackets {
       this.nextAt = this.now();
       this.tick();
     });
+    // The DHT may have learnt it before we started (the publisher starts after the DHT): say so once.
+    for (const family of [4, 6] as Family[]) {
+      const known = this.deps.dht.externalAddress(family);
+      if (known && usesAuto(this.deps.records)) this.deps.log.info(`This node's IPv${family} address as the DHT sees it: ${known}`);
+    }
     this.tick();
   }
 
