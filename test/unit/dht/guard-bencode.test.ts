@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { test } from 'node:test';
 import bencode from 'bencode';
+import { pingReply } from '../../helpers/krpc-ping.js';
 import fc from 'fast-check';
 import { checkKrpc, isBencode } from '../../../src/dht/guard.js';
 import { DhtNode } from '../../../src/dht/node.js';
@@ -46,13 +47,6 @@ test('a live node survives the 16-byte packet and still answers', { timeout: 15_
   await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
   const port = node.boundPort();
   for (let i = 0; i < 20; i++) client.send(LOOPS, port, '127.0.0.1');
-  const ping = Buffer.from(bencode.encode({ t: 'pp', y: 'q', q: 'ping', a: { id: Buffer.alloc(20, 3) } }));
-  let reply: Buffer | undefined;
-  client.on('message', (m) => (reply = m));
-  for (let attempt = 0; attempt < 20 && !reply; attempt++) {
-    client.send(ping, port, '127.0.0.1');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.ok(reply, 'the node answers a ping');
+  assert.ok(await pingReply(client, port, Buffer.alloc(20, 3)), 'the node answers a ping');
   assert.ok(node.socket.counters.rejected >= 20);
 });
