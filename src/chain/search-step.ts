@@ -126,17 +126,16 @@ export class SearchStep implements Step {
       // First address of the family a waiter asked for: answer it now rather than at the end of the walk.
       for (const waiter of [...search.waiters]) if (hasFamily([peer], waiter.family)) waiter.wake(this.found(search.addresses));
     };
-    const { onPeer, onReply, settle, checks } = candidateSink(ident, this.deps, search.candidates, this.options.maxAddresses, accept);
+    const { onPeer, checks } = candidateSink(ident, this.deps, search.candidates, this.options.maxAddresses, accept);
     const deadline = setTimeout(() => {
       this.deps.log.debug(`search ${key} ran too long: ended`);
       search.controller.abort();
     }, this.options.maxSearchMs);
     deadline.unref();
     this.deps.dht
-      .search(ident.id, onPeer, search.controller.signal, onReply)
+      .search(ident.id, onPeer, search.controller.signal)
       .then((answered) => {
         search.answered = answered;
-        settle();
         return Promise.all(checks);
       })
       .catch((err: Error) => this.deps.log.warn(`search ${key} failed: ${err.message}`))

@@ -2,7 +2,7 @@
 // owner: it takes the addresses as they come (up to maxAddresses). A keyed name (a public key, a key
 // pattern, a KadNode 2.x key name) takes only addresses that prove they hold the key (the AUTH challenge, src/dht/auth.ts, or
 // 2.x's bob exchange, src/dht/bob-auth.ts): unverified addresses never reach an answer.
-import type { OnPeer, OnReply } from '../dht/node.js';
+import type { OnPeer } from '../dht/node.js';
 import type { Identifier } from '../identity/query.js';
 import type { PeerAddress } from '../types.js';
 
@@ -75,8 +75,6 @@ class KeyedCandidates {
 /**
  * The search's peer callback for `ident`: addresses taken go to `accept` (a keyed name's once verified,
  * with how); `candidates` collects `address|port` of those taken; `checks` the verifications running.
- * `onReply` (every node that answered the walk) and `settle` (the walk ended) are for rules that weigh the
- * responders: none is on today (plain names have no owner; see docs/security.md).
  */
 export function candidateSink(
   ident: Identifier,
@@ -84,7 +82,7 @@ export function candidateSink(
   candidates: Set<string>,
   maxAddresses: number,
   accept: (peer: PeerAddress) => void,
-): { onPeer: OnPeer; onReply?: OnReply; settle(): void; checks: Promise<void>[] } {
+): { onPeer: OnPeer; checks: Promise<void>[] } {
   const { publicKey } = ident;
   const verifier = ident.kind === 'bob' ? verifiers.bobVerifier : verifiers.verifier;
   const checks: Promise<void>[] = [];
@@ -96,12 +94,12 @@ export function candidateSink(
       candidates.add(seen);
       accept(peer);
     };
-    return { onPeer, settle: () => undefined, checks };
+    return { onPeer, checks };
   }
   const onPeer: OnPeer = (peer, from = SELF) => {
     const seen = `${peer.address}|${peer.port}`;
     if (!keyed.admit(seen, from)) return;
     if (verifier) checks.push(verifier.verify(ident.id, publicKey, peer).then((proof) => (proof ? accept({ ...peer, auth: proof }) : undefined)));
   };
-  return { onPeer, settle: () => undefined, checks };
+  return { onPeer, checks };
 }
