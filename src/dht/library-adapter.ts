@@ -50,7 +50,6 @@ export const OVERRIDES: readonly Override[] = [
   { install: boundedItemStore, changes: 'bittorrent-dht DHT#_values' },
   { install: compactPeers6, changes: 'bittorrent-dht DHT#lookup, DHT#_addPeer', family: 6 },
   { install: valuesWithNodes, changes: 'bittorrent-dht DHT#_ongetpeers' },
-  { install: responderIdOnPeers, changes: 'bittorrent-dht DHT#_closest (the `from` of `peer` events carries the replying node\'s id; a `get_peers reply` event per answer)' },
   { install: refreshEqualPuts, changes: 'bittorrent-dht DHT#_onput' },
   { install: noSelfInTable, changes: 'bittorrent-dht DHT#addNode (a listener on `node`)' },
   { install: replyWithKClosest, changes: 'k-bucket KBucket#closest (the routing table)' },
@@ -170,25 +169,6 @@ function compactPeers6(lib: DhtLibrary, host: AdapterHost): void {
     dht._closest(infoHash, { q: 'get_peers', a: { id: rpc.id, info_hash: infoHash } }, onReply, cb);
     return () => void (aborted = true);
   };
-}
-
-/**
- * A `peer` event names the replying node by its address only; a resolver rule that weighs where that
- * node sits (its id's distance to the id looked up, BEP 42 validity; none is on, see docs/security.md)
- * needs its id: the reply's id rides along on the node handed to the walk's reply callback (lookup passes it on as `from`),
- * and every answer to a get_peers walk, with values or without, is told as `get_peers reply` (target, from).
- */
-function responderIdOnPeers(lib: DhtLibrary): void {
-  const dht = lib.dht;
-  const closest = dht._closest.bind(dht);
-  dht._closest = (target, message, onReply, cb) =>
-    closest(target, message, (reply, node) => {
-      const id = reply.r?.id;
-      const from = id instanceof Uint8Array && id.length === ID_LENGTH ? { ...node, id: Buffer.from(id) } : node;
-      // every node that answered a get_peers walk, values or not: the resolver's picture of who is closest
-      if (message.q === 'get_peers' && reply.r) dht.emit('get_peers reply', target, from);
-      return onReply ? onReply(reply, from) : undefined;
-    }, cb);
 }
 
 /**

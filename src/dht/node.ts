@@ -53,18 +53,14 @@ export interface DhtNodeOptions {
 
 /**
  * Reports one address a search found, with the IP of the DHT node whose reply held it (undefined: our
- * own store) and that node's id when its reply carried one, so a caller can bound what one responder
- * may make it do and weigh where it sits.
+ * own store), so a caller can bound what one responder may make it do.
  */
-export type OnPeer = (peer: PeerAddress, from?: string, fromId?: Buffer) => void;
-
-/** Reports one DHT node that answered a search's walk (with values or without), and its id. */
-export type OnReply = (from: string, fromId: Buffer | undefined) => void;
+export type OnPeer = (peer: PeerAddress, from?: string) => void;
 
 /** What the resolver needs: a search that reports addresses as they arrive. */
 export interface Searcher {
   /** resolves when the walk ends, with how many nodes answered it (0: the DHT could not be reached) */
-  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal, onReply?: OnReply): Promise<number>;
+  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<number>;
 }
 
 /** What the announcer needs. */
@@ -130,7 +126,7 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
   /** the daemon's DHT of the other family, if it runs one */
   private sibling: DhtNode | null = null;
   /** the running searches' callbacks, by id */
-  private readonly peerListeners = new Map<string, Set<{ onPeer: OnPeer; onReply?: OnReply | undefined }>>();
+  private readonly peerListeners = new Map<string, Set<OnPeer>>();
   private readonly blocked = new Set<string>();
   private activeSearches = 0;
   readonly health: DhtHealth;
@@ -162,11 +158,7 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
       throw err;
     }
     const dht = lib.dht;
-    dht.on('peer', (peer: { host: string; port: number }, infoHash: Buffer, from: { address?: string; host?: string; id?: Buffer } | null) => this.onPeer(peer, infoHash, from));
-    dht.on('get_peers reply', (target: Buffer, from: { address?: string; host?: string; id?: Buffer }) => {
-      const address = from.address ?? from.host;
-      if (address && !this.blocked.has(address)) for (const listener of this.peerListeners.get(target.toString('hex')) ?? []) listener.onReply?.(address, from.id);
-    });
+    dht.on('peer', (peer: { host: string; port: number }, infoHash: Buffer, from: { address?: string; host?: string } | null) => this.onPeer(peer, infoHash, from));
     dht.on('warning', (err: Error) => this.log.debug(`warning: ${err.message}`));
     dht.on('error', (err: Error) => this.log.warn(`error: ${err.message}`));
     dht.setMaxListeners(0);
@@ -206,7 +198,7 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
     this.upkeep.bootstrap(peers);
   }
 
-  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal, onReply?: OnReply): Promise<number> {
+  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<number> {
     const dht = this.requireLib().dht;
     const key = id.toString('hex');
     let listeners = this.peerListeners.get(key);
@@ -214,7 +206,7 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
       listeners = new Set();
       this.peerListeners.set(key, listeners);
     }
-    const listener = { onPeer, onReply };
+    const listener = onPeer;
     listeners.add(listener);
     this.activeSearches++;
     return new Promise<number>((resolve) => {
@@ -428,16 +420,14 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
     this.upkeep.offerNodes(nodes);
   }
 
-  private onPeer(peer: { host: string; port: number }, infoHash: Buffer, from: { address?: string; host?: string; id?: Buffer } | null): void {
+  private onPeer(peer: { host: string; port: number }, infoHash: Buffer, from: { address?: string; host?: string } | null): void {
     if (this.blocked.has(peer.host)) return;
     const listeners = this.peerListeners.get(infoHash.toString('hex'));
     if (!listeners) return;
     const address: PeerAddress = { address: peer.host, port: peer.port, family: familyOf(peer.host) ?? this.family };
     // the replying node (k-rpc hands on the datagram's rinfo); none for the values of our own store
     const responder = from ? from.address ?? from.host : undefined;
-    // our own store's values are told with our own id: where we sit decides what they are worth
-    const responderId = from ? from.id : this.lib?.rpc.id;
-    for (const listener of listeners) listener.onPeer(address, responder, responderId);
+    for (const listener of listeners) listener(address, responder);
   }
 
   private requireLib(): DhtLibrary {

@@ -45,7 +45,6 @@ const PINS: Record<string, Record<string, string>> = {
   boundedItemStore: { 'bittorrent-dht DHT#get': '505967c3a0caa309', 'bittorrent-dht DHT#_put': '9c2382ddff43db35', 'bittorrent-dht DHT#_onget': '43f5a68ec695cd0c', 'bittorrent-dht DHT#_onput': 'c3a857a489b4ba4c', 'bittorrent-dht DHT#toJSON': '1b3f0061fc4c4313' },
   compactPeers6: { 'bittorrent-dht DHT#lookup': 'bd9ed85d207af253', 'bittorrent-dht DHT#_addPeer': '40e637fa7b553e3a', 'bittorrent-dht DHT#_closest': '6c80c4ccd9444c29' },
   valuesWithNodes: { 'bittorrent-dht DHT#_ongetpeers': '54c280bc7a6ca17c', 'bittorrent-dht DHT#_onquery': 'e790cc9a6cfa1124' },
-  responderIdOnPeers: { 'bittorrent-dht DHT#_closest': '6c80c4ccd9444c29', 'bittorrent-dht DHT#lookup': 'bd9ed85d207af253' },
   refreshEqualPuts: { 'bittorrent-dht DHT#_onput': 'c3a857a489b4ba4c', 'bittorrent-dht DHT#_onquery': 'e790cc9a6cfa1124' },
   noSelfInTable: { 'bittorrent-dht DHT#addNode': '2bbc5a3c70d8a9a1', 'bittorrent-dht DHT#_sendPing': '88b61e3407e4e788' },
   replyWithKClosest: { 'k-bucket KBucket#closest': 'e735a9c6a20a9a7f', 'bittorrent-dht DHT#_onfindnode': 'c0d87347e39c02fa', 'bittorrent-dht DHT#_onget': '43f5a68ec695cd0c' },
@@ -405,22 +404,3 @@ test('walkForItems, walkedTo, putToWalked: a walk collects write tokens, then a 
   assert.equal(b.host.items.get(target.toString('hex'))?.v.length, 1000);
 });
 
-test('responderIdOnPeers: a peer event names the replying node with its id; every get_peers answer is told, values or not', async (t) => {
-  pinned('responderIdOnPeers');
-  const target = randomBytes(20);
-  const { lib } = await adapted(t, 4, { shortTimeoutMs: 100 });
-  const [storing, empty] = [await peer(t), await peer(t)];
-  storing.answer = () => ({ token: Buffer.from('tk'), values: [encodePeer('10.9.8.7', 6543)] });
-  empty.answer = () => ({ token: Buffer.from('tk') });
-  for (const p of [storing, empty]) lib.rpc.nodes.add({ id: p.id, host: LOCAL, port: p.port });
-  const froms: Array<{ port: number; id?: Buffer }> = [];
-  const replies: Array<{ port: number; id?: Buffer }> = [];
-  lib.dht.on('peer', (_p: unknown, _h: Buffer, from: { port: number; id?: Buffer }) => froms.push(from));
-  lib.dht.on('get_peers reply', (hash: Buffer, from: { port: number; id?: Buffer }) => hash.equals(target) && replies.push(from));
-  await new Promise((r) => lib.dht.lookup(target, r));
-  assert.equal(froms.length, 1);
-  assert.equal(froms[0]!.port, storing.port);
-  assert.deepEqual(froms[0]!.id, storing.id);
-  assert.deepEqual(replies.map((r) => r.port).sort(), [storing.port, empty.port].sort());
-  assert.deepEqual(replies.find((r) => r.port === empty.port)!.id, empty.id);
-});
