@@ -1,6 +1,7 @@
 // The command table shared by the stdin console, the control port and the web interface.
 // Commands call the resolver or the node's control interface and format what comes back.
 import { hostPort } from './util/host-port.js';
+import { printableShort } from './util/printable.js';
 import type { Lifetime } from './dht/announcer.js';
 import { healthLines, type HealthReport } from './dht/health.js';
 import { formatRecord } from './pkarr/packet.js';
@@ -131,7 +132,7 @@ export class CommandTable {
     const [name, ...args] = line.trim().split(/\s+/).filter(Boolean);
     if (name === undefined) return ok(this.usage());
     const command = Object.hasOwn(this.commands, name) ? this.commands[name] : undefined;
-    if (!command) return fail('usage', `Unknown command '${printable(name)}'.\n${this.usage()}`);
+    if (!command) return fail('usage', `Unknown command '${printableShort(name)}'.\n${this.usage()}`);
     const [min, max] = command.args;
     if (args.length < min || args.length > max) return fail('usage', `Wrong number of arguments for '${name}'. Usage: ${command.usage}`);
     try {
@@ -181,10 +182,10 @@ export class CommandTable {
     const match = /^(.*?)(?::(\d{1,5}))?$/.exec(target)!;
     const query = match[1]!;
     const port = match[2] === undefined ? undefined : Number(match[2]);
-    if (!query || (port !== undefined && (port < 1 || port > 65535))) return fail('usage', `Invalid name or port '${printable(target)}'. Usage: ${this.commands.announce!.usage}`);
+    if (!query || (port !== undefined && (port < 1 || port > 65535))) return fail('usage', `Invalid name or port '${printableShort(target)}'. Usage: ${this.commands.announce!.usage}`);
     let lifetime: Lifetime = { kind: 'once' };
     if (minutesText !== undefined) {
-      if (!/^-?\d{1,7}$/.test(minutesText)) return fail('usage', `Invalid minutes '${printable(minutesText)}'. Usage: ${this.commands.announce!.usage}`);
+      if (!/^-?\d{1,7}$/.test(minutesText)) return fail('usage', `Invalid minutes '${printableShort(minutesText)}'. Usage: ${this.commands.announce!.usage}`);
       const minutes = Number(minutesText);
       lifetime = minutes < 0 ? { kind: 'forever' } : { kind: 'until', at: Date.now() + minutes * 60_000 };
     }
@@ -213,7 +214,7 @@ export class CommandTable {
   }
 
   private list(what: string): CommandResult {
-    if (!(LISTS as readonly string[]).includes(what)) return fail('usage', `Unknown list '${printable(what)}'. Usage: ${this.commands.list!.usage}`);
+    if (!(LISTS as readonly string[]).includes(what)) return fail('usage', `Unknown list '${printableShort(what)}'. Usage: ${this.commands.list!.usage}`);
     const lines = this.listLines(what as ListName);
     return ok(lines.length ? lines.join('\n') : `(${what}: none)`);
   }
@@ -242,8 +243,4 @@ export class CommandTable {
         });
     }
   }
-}
-
-function printable(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 64);
 }

@@ -1,7 +1,7 @@
 // One logger per component, prefixed like KadNode's "(I) DNS: ..." lines so operators can grep them;
 // a part of a component logs under both names (`DNS/FWD`, `PKARR/PUB`).
 // In daemon mode the lines go to syslog through util-linux logger(1) instead of stderr.
-import { spawn } from 'node:child_process';
+import { childProcess } from './util/child-process.js';
 import type { Writable } from 'node:stream';
 
 export type Verbosity = 'quiet' | 'verbose' | 'debug';
@@ -88,7 +88,7 @@ export function createSyslogSink(opts: SyslogOptions = {}): SyslogSink {
   const args = opts.args ?? ['-t', tag, `--id=${pid}`, '--prio-prefix'];
   let input: Writable | null = null;
   try {
-    const child = spawn(opts.command ?? 'logger', args, { stdio: ['pipe', 'ignore', 'ignore'] });
+    const child = childProcess().spawn(opts.command ?? 'logger', args, { stdio: ['pipe', 'ignore', 'ignore'] });
     const dead = () => {
       input = null;
     };

@@ -11,7 +11,7 @@
 //
 // --user: resolved before anything starts (an unknown user starts nothing); root is dropped after every
 // socket is bound, so ports below 1024 work (KadNode 1.x dropped before binding).
-import { spawn, execFileSync } from 'node:child_process';
+import { childProcess } from './util/child-process.js';
 import { accessSync, chownSync, constants as fsConstants, closeSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describeFsError } from './config-file.js';
@@ -48,7 +48,7 @@ export function lookupUser(name: string): UserInfo {
   if (!USER_NAME.test(name)) throw new ProcessError(`Invalid user name for --user: '${name}'`);
   let entry: UserInfo | undefined;
   try {
-    const out = execFileSync('getent', ['passwd', name], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = childProcess().execFileSync('getent', ['passwd', name], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
     entry = findPasswdEntry(out, name);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -258,7 +258,7 @@ export interface DetachOptions {
  */
 export function startDetached(opts: DetachOptions): Promise<number> {
   const timeoutMs = opts.readyTimeoutMs ?? DAEMON_READY_TIMEOUT_MS;
-  const child = spawn(process.execPath, [...process.execArgv, ...opts.args], {
+  const child = childProcess().spawn(process.execPath, [...process.execArgv, ...opts.args], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     env: { ...process.env, [DAEMON_CHILD_ENV]: '1' },

@@ -17,15 +17,14 @@ import type { Searcher } from './dht/node.js';
 import type { KeyRing } from './identity/patterns.js';
 import type { Logger } from './log.js';
 import type { PkarrHook } from './pkarr/hook.js';
-import type { Family, NameResolver, PeerAddress, Resolution, ResolveOptions } from './types.js';
+import type { Family, PeerAddress } from './types.js';
 import { AnswerCache, CacheStep } from './chain/cache-step.js';
-import { QueryChain, type Chain, type Query, type Route, type Scope, type Step } from './chain/chain.js';
+import { QueryChain, type Step } from './chain/chain.js';
 import { IdentifyStep } from './chain/identify-step.js';
 import { OwnValuesStep, type OwnValues } from './chain/own-step.js';
 import { PkarrStep } from './chain/pkarr-step.js';
 import { SearchStep } from './chain/search-step.js';
 import type { UpstreamStep } from './chain/upstream-step.js';
-import type { Upstream } from './chain/forwarder.js';
 import type { AddressVerifier } from './chain/verify.js';
 
 export type { OwnValues } from './chain/own-step.js';
@@ -76,60 +75,34 @@ export const DEFAULT_RESOLVER_OPTIONS: Omit<ResolverOptions, 'tld'> = {
   maxSearchMs: 30_000,
 };
 
-export class Resolver implements Chain, NameResolver {
+/**
+ * The daemon's query chain (route, run, resolve, stop: chain.ts) with its tables. Its generation()
+ * changes whenever addresses were found, dropped or expired; own values and pkarr are not counted.
+ */
+export class Resolver extends QueryChain {
   /** lookups of DHT names answered from the cache, and those that had to wait for a search (the dashboard's hit ratio) */
   readonly counters: { cacheHits: number; cacheMisses: number };
-  private readonly chain: QueryChain;
   private readonly cache: AnswerCache;
   private readonly search: SearchStep;
 
   constructor(deps: ResolverDeps, options: ResolverOptions, now: () => number = Date.now) {
     const { tld } = options;
-    this.cache = new AnswerCache(options, now);
+    const answers = new AnswerCache(options, now);
     const maxSearchMs = options.maxSearchMs ?? DEFAULT_RESOLVER_OPTIONS.maxSearchMs!;
-    this.search = new SearchStep({ ...deps, cache: this.cache }, { ...options, maxSearchMs }, now);
-    const cache = new CacheStep({ cache: this.cache, refresh: (query) => this.search.refresh(query) }, now);
-    this.counters = cache.counters;
+    const search = new SearchStep({ ...deps, cache: answers }, { ...options, maxSearchMs }, now);
+    const cache = new CacheStep({ cache: answers, refresh: (query) => search.refresh(query) }, now);
     const steps: Step[] = [
       ...(deps.pkarr ? [new PkarrStep({ pkarr: deps.pkarr })] : []),
       new IdentifyStep({ keys: deps.keys }, { tld }),
       new OwnValuesStep({ own: deps.own }),
       cache,
-      this.search,
+      search,
       ...(deps.upstream ? [deps.upstream] : []),
     ];
-    this.chain = new QueryChain(steps, { tld, upstream: deps.upstream?.upstream ?? null });
-  }
-
-  /** the steps in order (for reading; a query passes only those of its route) */
-  get steps(): readonly Step[] {
-    return this.chain.steps;
-  }
-
-  get countsChanges(): boolean {
-    return this.chain.countsChanges;
-  }
-
-  get upstream(): Upstream | null {
-    return this.chain.upstream;
-  }
-
-  route(name: string, scope: Scope): Route {
-    return this.chain.route(name, scope);
-  }
-
-  run(query: Query): Promise<Resolution> {
-    return this.chain.run(query);
-  }
-
-  /** Any name, as the operator's commands ask (scope 'any'). */
-  resolve(name: string, options: ResolveOptions): Promise<Resolution> {
-    return this.chain.resolve(name, options);
-  }
-
-  /** A new number whenever addresses were found, dropped or expired; own values and pkarr are not counted. */
-  generation(): number {
-    return this.chain.generation();
+    super(steps, { tld, upstream: deps.upstream?.upstream ?? null });
+    this.cache = answers;
+    this.search = search;
+    this.counters = cache.counters;
   }
 
   /** Cached answers, newest use last. */
@@ -149,9 +122,5 @@ export class Resolver implements Chain, NameResolver {
 
   stats(): { searches: number; cached: number } {
     return { searches: this.search.size, cached: this.cache.size };
-  }
-
-  stop(): void {
-    this.chain.stop();
   }
 }

@@ -12,6 +12,12 @@ export interface LoopbackDaemonOptions {
   dnsPort: number;
   /** 0: no web interface */
   webPort?: number;
+  /** control port for kadnode-ctl; 0 or absent: none */
+  cmdPort?: number;
+  /** NSS port; 0 or absent: none */
+  nssPort?: number;
+  /** keep the stdin console (stdin is /dev/null, so it reads nothing) */
+  console?: boolean;
   peers?: number[];
   values?: string[];
   peerfile: string;
@@ -23,7 +29,8 @@ export function loopbackArgs(o: LoopbackDaemonOptions): string[] {
     '--port', String(o.dhtPort), '--dht-addr', '127.0.0.1',
     '--dns-port', String(o.dnsPort), ...(o.dnsPort ? ['--dns-addr', '127.0.0.1'] : []),
     '--web-port', String(o.webPort ?? 0), ...(o.webPort ? ['--web-addr', '127.0.0.1'] : []),
-    '--cmd-port', '0', '--cmd-disable-stdin',
+    '--cmd-port', String(o.cmdPort ?? 0), ...(o.console ? [] : ['--cmd-disable-stdin']),
+    '--nss-port', String(o.nssPort ?? 0),
     '--peerfile', o.peerfile,
     ...(o.peers ?? []).flatMap((p) => ['--peer', `127.0.0.1:${p}`]),
     ...(o.values ?? []).flatMap((v) => ['--value-id', v]),

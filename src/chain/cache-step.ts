@@ -8,6 +8,7 @@ import type { Identifier } from '../identity/query.js';
 import type { PeerAddress, Resolution } from '../types.js';
 import type { Next, Query, Step } from './chain.js';
 import { identOf } from './identify-step.js';
+import { BoundedMap } from '../util/bounded-map.js';
 
 export interface AnswerCacheOptions {
   /** answers younger than this are served as they are; older ones trigger a refresh search */
@@ -45,12 +46,14 @@ export function ttlFor(age: number, freshMs: number): number {
 }
 
 export class AnswerCache {
-  /** Map order doubles as LRU order */
-  private readonly entries = new Map<string, CacheEntry>();
+  /** a hit makes its entry the newest (LRU) */
+  private readonly entries: BoundedMap<string, CacheEntry>;
   /** bumped whenever an answer could change (the DNS packet cache compares it) */
   private changes = 0;
 
-  constructor(readonly options: AnswerCacheOptions, private readonly now: () => number = Date.now) {}
+  constructor(readonly options: AnswerCacheOptions, private readonly now: () => number = Date.now) {
+    this.entries = new BoundedMap(options.maxCached, { lru: true });
+  }
 
   get(key: string): CacheEntry | undefined {
     const entry = this.entries.get(key);
@@ -60,19 +63,15 @@ export class AnswerCache {
       this.entries.delete(key);
       return undefined;
     }
-    this.entries.delete(key);
-    this.entries.set(key, entry);
     return entry;
   }
 
   /** A search of `key` ended with these addresses; `answered`: DHT nodes that answered it (0: not reached). */
   settle(key: string, addresses: PeerAddress[], answered: number): void {
     this.changes++;
-    const previous = this.entries.get(key);
+    const previous = this.entries.peek(key);
     if (addresses.length > 0) {
-      this.entries.delete(key);
       this.entries.set(key, { addresses, updatedAt: this.now() });
-      while (this.entries.size > this.options.maxCached) this.entries.delete(this.entries.keys().next().value as string);
     } else if (previous && answered === 0) {
       // The DHT was not reached (offline, filtered): keep serving the stale answer, try again later.
       previous.retryAt = this.now() + STALE_RETRY_MS;

@@ -16,6 +16,8 @@ import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { FrameReader, replyHeader, tcpFrame, withId } from '../surfaces/dns-message.js';
+import { hostPort } from '../util/host-port.js';
+import { oneLine } from '../util/printable.js';
 
 export interface Upstream {
   host: string;
@@ -251,12 +253,4 @@ function matches(reply: Buffer, id: number, question: ForwardQuestion): boolean 
 
 function asciiLower(s: string): string {
   return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
-}
-
-function hostPort(address: string, port: number): string {
-  return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-function oneLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ');
 }

@@ -5,6 +5,7 @@
 import type { OnPeer } from '../dht/node.js';
 import type { Identifier } from '../identity/query.js';
 import type { PeerAddress } from '../types.js';
+import { BoundedMap } from '../util/bounded-map.js';
 
 /** Proves that an address holds the secret key of an id (the AUTH challenge); null: it did not. */
 export interface AddressVerifier {
@@ -42,10 +43,12 @@ interface Responder {
 class KeyedCandidates {
   /** responder IP → candidates taken from its replies, addresses remembered */
   private readonly responders = new Map<string, Responder>();
-  /** address → the responder that reported it first, for addresses not taken */
-  private readonly reported = new Map<string, string>();
+  /** address → the responder that reported it first, for addresses not taken; the oldest leave first */
+  private readonly reported: BoundedMap<string, string>;
 
-  constructor(private readonly taken: Set<string>, private readonly soft: number) {}
+  constructor(private readonly taken: Set<string>, private readonly soft: number) {
+    this.reported = new BoundedMap(soft * MAX_REPORTED_PER_CANDIDATE);
+  }
 
   /** True: take `seen` (`address|port`), reported by the node at `from`, as a candidate now. */
   admit(seen: string, from: string): boolean {
@@ -68,7 +71,6 @@ class KeyedCandidates {
   private remember(seen: string, from: string, responder: Responder): void {
     responder.reported++;
     this.reported.set(seen, from);
-    if (this.reported.size > this.soft * MAX_REPORTED_PER_CANDIDATE) this.reported.delete(this.reported.keys().next().value as string);
   }
 }
 

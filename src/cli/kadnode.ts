@@ -1,10 +1,9 @@
-// Command line of the daemon: yargs definitions (+ --config file) → Config → Daemon, and the process
+// Command line of the daemon: argv (src/cli/argv.ts) + --config file → Config → Daemon, and the process
 // duties around it (--daemon, --pidfile, --user; see src/process.ts). Nothing else lives here.
 //
 // Every failure before the daemon runs is one line on stderr (`kadnode: ...`) and exit code 1, with
 // nothing left started: no socket, no pid file, no detached child.
 import { setFlagsFromString } from 'node:v8';
-import yargs from 'yargs';
 import { buildConfig, type Config } from '../config.js';
 import { mergeOptions, readConfigFile } from '../config-file.js';
 import { Daemon } from '../daemon.js';
@@ -12,7 +11,8 @@ import { encodeZ32Key, generateKeyPair } from '../identity/keys.js';
 import { BobKeyError, writeNewBobKeyFile } from '../identity/bob.js';
 import { OperatorError, UsageError } from '../errors.js';
 import { createLogger, createSyslogSink, type Logger } from '../log.js';
-import { helpText, OPTION_BY_NAME, OPTIONS, type RawOptions } from '../options.js';
+import type { RawOptions } from '../options.js';
+import { parseArgs } from './argv.js';
 import {
   checkPidFile,
   checkUserSwitch,
@@ -28,48 +28,9 @@ import {
 } from '../process.js';
 import { VERSION_LINE } from '../version.js';
 
-function parseArgs(argv: string[]): RawOptions {
-  // yargs reads `--daemon=yes` as false without a word; a value given to a flag is an error.
-  for (const arg of argv) {
-    if (arg === '--') break;
-    const m = /^--([^=]+)=(.*)$/s.exec(arg);
-    if (m && OPTION_BY_NAME.get(m[1]!)?.value === false) throw new UsageError(`No value expected for --${m[1]}: '${m[2]}'`);
-  }
-  let parser = yargs(argv)
-    .scriptName('kadnode')
-    .usage('Usage: kadnode [options]\n\nA P2P DNS resolver on the BitTorrent Mainline DHT: answers <name>.p2p from the DHT.')
-    .parserConfiguration({ 'camel-case-expansion': false, 'duplicate-arguments-array': true, 'strip-aliased': true, 'boolean-negation': false });
-  for (const spec of OPTIONS) {
-    parser = parser.option(spec.name, spec.value ? { type: 'string', array: spec.repeatable, requiresArg: true, describe: helpText(spec) } : { type: 'boolean', describe: helpText(spec) });
-  }
-  const parsed = parser
-    .version('version', 'Print the version and exit', VERSION_LINE)
-    .alias('version', 'v')
-    .help('help', 'Print this help and exit')
-    .alias('help', 'h')
-    .strict()
-    .wrap(Math.min(110, process.stdout.columns || 100))
-    .exitProcess(true)
-    .fail((message) => {
-      throw new UsageError(message?.split('\n')[0] || 'invalid arguments');
-    })
-    .parseSync();
-
-  const positional = parsed._;
-  if (positional.length > 0) throw new UsageError(`Unknown argument: '${String(positional[0])}'`);
-  const raw: RawOptions = {};
-  for (const [key, value] of Object.entries(parsed)) {
-    const spec = OPTION_BY_NAME.get(key);
-    if (!spec || value === undefined) continue;
-    if (!spec.repeatable && Array.isArray(value)) throw new UsageError(`Option was already set: --${key}`);
-    raw[key] = value as string | string[] | boolean;
-  }
-  return raw;
-}
-
 /** Command line, then the --config file on top (same options, same checks). */
-function loadOptions(argv: string[]): RawOptions {
-  const commandLine = parseArgs(argv);
+async function loadOptions(argv: string[]): Promise<RawOptions> {
+  const commandLine = await parseArgs(argv);
   const file = commandLine.config;
   return typeof file === 'string' ? mergeOptions(commandLine, readConfigFile(file)) : commandLine;
 }
@@ -201,7 +162,7 @@ async function main(): Promise<void> {
   const detached = isDaemonChild();
   let config: Config;
   try {
-    const raw = loadOptions(process.argv.slice(2));
+    const raw = await loadOptions(process.argv.slice(2));
     if (raw['auth-gen-keys'] === true) return printNewKeys();
     if (typeof raw['bob-create-key'] === 'string') return createBobKeyFile(raw['bob-create-key']);
     config = buildConfig(raw);

@@ -25,9 +25,10 @@ import {
   parseAuthPacket,
   replyProves,
 } from './auth-wire.js';
+import { AuthGate } from './auth-gate.js';
+import { ChallengeTable, type Challenge } from './challenge-table.js';
 import { canonicalHost } from './compact.js';
 import { hostPort } from '../util/host-port.js';
-import { PerSecondBudget, Tally } from '../util/per-second-budget.js';
 
 /** How an address proved its key: the address-bound exchange, or KadNode 1.x's (relayable). */
 export type AuthProof = 'bound' | '1.x';
@@ -92,33 +93,20 @@ export const DEFAULT_AUTH_OPTIONS: AuthOptions = {
   accept1x: true,
 };
 
-interface Pending {
+/** A challenge out: keyed `id|ip|port`, in the groups `id|ip` (maxPortsPerAddress) and `id` (maxPerId). */
+interface Pending extends Challenge<AuthProof> {
   id: Buffer;
   publicKey: Buffer;
-  address: string;
-  port: number;
-  /** the table keys: `id|ip|port`, `id|ip`, `id` */
-  key: string;
-  ipKey: string;
-  idKey: string;
   nonce: Buffer;
   /** the marked 1.x challenge; null when 1.x proofs are refused */
   challenge1x: Buffer | null;
-  packets: Buffer[];
-  sends: number;
-  badReplies: number;
-  timer: NodeJS.Timeout | null;
-  result: Promise<AuthProof | null>;
-  settle(proof: AuthProof | null): void;
 }
 
 export class AuthModule {
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending: ChallengeTable<AuthProof, Pending>;
   private readonly byNonce = new Map<string, Pending>();
   private readonly byChallenge = new Map<string, Pending>();
-  private readonly perAddress = new Tally();
-  private readonly perId = new Tally();
-  private readonly budget: PerSecondBudget;
+  private readonly gate: AuthGate;
   readonly counters = {
     handled: 0,
     dropped: 0,
@@ -139,7 +127,9 @@ export class AuthModule {
 
   constructor(private readonly deps: AuthDeps, options: Partial<AuthOptions> = {}) {
     this.options = { ...DEFAULT_AUTH_OPTIONS, ...options };
-    this.budget = new PerSecondBudget(this.options, deps.now);
+    this.gate = new AuthGate('AUTH', { counters: this.counters, log: deps.log, now: deps.now }, this.options);
+    const { maxPortsPerAddress, maxPerId } = this.options;
+    this.pending = new ChallengeTable({ send: deps.send, log: deps.log, counters: this.counters }, this.options, [maxPortsPerAddress, maxPerId]);
   }
 
   /** Challenge `peer` for `id`; resolves with how it proved the key, or null after the last send. */
@@ -148,67 +138,22 @@ export class AuthModule {
     const idKey = id.toString('hex');
     const ipKey = `${idKey}|${address}`;
     const key = `${ipKey}|${peer.port}`;
-    const running = this.pending.get(key);
-    if (running) return running.result;
-    const { maxPortsPerAddress, maxPerId, maxPending } = this.options;
-    const room =
-      (this.perAddress.count(ipKey) < maxPortsPerAddress || this.evictSilent((e) => e.ipKey === ipKey)) &&
-      (this.perId.count(idKey) < maxPerId || this.evictSilent((e) => e.idKey === idKey)) &&
-      (this.pending.size < maxPending || this.evictSilent(() => true));
+    const running = this.pending.running(key);
+    if (running) return running;
+    const room = this.pending.makeRoom([ipKey, idKey]);
     const nonce = randomBytes(NONCE_LENGTH);
     const bound = encodeBoundChallenge(id, nonce, { address, port: peer.port });
     if (!room || !bound) return Promise.resolve(null);
     const challenge1x = this.options.accept1x ? markedChallenge(id) : null;
-    let settle!: (proof: AuthProof | null) => void;
-    const result = new Promise<AuthProof | null>((resolve) => (settle = resolve));
     const packets = challenge1x ? [bound, encodeChallenge(id, challenge1x)] : [bound];
-    const entry: Pending = { id, publicKey, address, port: peer.port, key, ipKey, idKey, nonce, challenge1x, packets, sends: 0, badReplies: 0, timer: null, result, settle };
-    entry.settle = (proof) => {
-      if (entry.timer) clearTimeout(entry.timer);
-      this.pending.delete(key);
+    const entry = this.pending.add({ id, publicKey, address, port: peer.port, key, groups: [ipKey, idKey], nonce, challenge1x, packets }, () => {
       this.byNonce.delete(nonce.toString('hex'));
       if (challenge1x) this.byChallenge.delete(challenge1x.toString('hex'));
-      this.perAddress.add(ipKey, -1);
-      this.perId.add(idKey, -1);
-      settle(proof);
-    };
-    this.pending.set(key, entry);
+    });
     this.byNonce.set(nonce.toString('hex'), entry);
     if (challenge1x) this.byChallenge.set(challenge1x.toString('hex'), entry);
-    this.perAddress.add(ipKey, 1);
-    this.perId.add(idKey, 1);
-    this.sendChallenge(entry);
-    return result;
-  }
-
-  private sendChallenge(entry: Pending): void {
-    if (entry.sends >= this.options.maxSends) {
-      this.deps.log.debug(`No valid reply from ${hostPort(entry.address, entry.port)} after ${entry.sends} challenges`);
-      this.counters.failed++;
-      entry.settle(null);
-      return;
-    }
-    entry.sends++;
-    this.deps.log.debug(`Send challenge to ${hostPort(entry.address, entry.port)}`);
-    for (const packet of entry.packets) this.deps.send(packet, entry.port, entry.address);
-    const delay = Math.min(this.options.firstRetryMs * 2 ** (entry.sends - 1), this.options.maxRetryMs);
-    entry.timer = setTimeout(() => this.sendChallenge(entry), delay);
-  }
-
-  /**
-   * Ends the oldest challenge (among those `which` selects) that went unanswered evictAfterSends times.
-   * Fake addresses of a keyed name would otherwise hold the slots for all their sends (about 9 s) and
-   * refuse the real address found by the next search, or the real port of an IP full of decoy ports.
-   */
-  private evictSilent(which: (entry: Pending) => boolean): boolean {
-    for (const entry of this.pending.values()) {
-      if (entry.sends < this.options.evictAfterSends || !which(entry)) continue;
-      this.counters.evicted++;
-      this.deps.log.debug(`No reply from ${hostPort(entry.address, entry.port)} after ${entry.sends} challenges: gives way to a new one`);
-      entry.settle(null);
-      return true;
-    }
-    return false;
+    this.pending.send(entry);
+    return entry.result;
   }
 
   /** The challenge a reply answers, when it is one of ours and may still be checked. */
@@ -230,18 +175,9 @@ export class AuthModule {
     // must not crowd it out); finding it needs the nonce or challenge we sent, which only the
     // challenged host (and whoever it forwards them to) has seen.
     const entry = this.matching(packet, rinfo.address);
-    const free = entry !== undefined && entry.badReplies < this.options.maxBadReplies;
-    if (!free && !this.budget.admit(rinfo.address)) {
-      this.counters.dropped++;
-      return;
-    }
-    this.counters.handled++;
-    const from = hostPort(rinfo.address, rinfo.port);
+    const from = this.gate.enter(packet, rinfo, entry !== undefined && entry.badReplies < this.options.maxBadReplies);
+    if (from === null) return;
     switch (packet.kind) {
-      case 'invalid':
-        this.counters.invalid++;
-        this.deps.log.debug(`Bad AUTH packet from ${from}: ${packet.reason}`);
-        return;
       case 'challenge': {
         const secretKey = this.deps.secretKeyFor(packet.id);
         if (!secretKey) return;
@@ -283,7 +219,7 @@ export class AuthModule {
       this.counters.verified++;
       if (proof === '1.x') this.counters.verified1x++;
       this.deps.log.debug(proof === 'bound' ? `Challenge response is valid: ${challenged}` : `Challenge response is valid (KadNode 1.x exchange only, can be relayed): ${challenged}`);
-      entry.settle(proof);
+      this.pending.settle(entry, proof);
       return;
     }
     // Wrong key, wrong challenge, or junk from a host that saw our nonce: the right reply may still come.
@@ -297,7 +233,7 @@ export class AuthModule {
   }
 
   stop(): void {
-    for (const entry of [...this.pending.values()]) entry.settle(null);
+    this.pending.stop();
   }
 }
 

@@ -13,12 +13,12 @@
 // a proof can be relayed by the address that was challenged: answers carry auth 'bob' (marked).
 import type { RemoteInfo } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { BOB_KEY_BYTES, MAX_SIGNATURE_BYTES, signBobChallenge, verifyBobSignature, type BobKey } from '../identity/bob.js';
+import { BOB_KEY_BYTES, MAX_SIGNATURE_BYTES, signBobChallenge, verifyBobSignature, withBobCurve, type BobKey } from '../identity/bob.js';
 import type { Logger } from '../log.js';
 import type { PeerAddress } from '../types.js';
+import { AuthGate } from './auth-gate.js';
+import { ChallengeTable, type Challenge } from './challenge-table.js';
 import { canonicalHost } from './compact.js';
-import { hostPort } from '../util/host-port.js';
-import { PerSecondBudget, Tally } from '../util/per-second-budget.js';
 
 const MAGIC = Buffer.from('BOB');
 export const BOB_CHALLENGE_LENGTH = MAGIC.length + BOB_KEY_BYTES + BOB_KEY_BYTES;
@@ -97,39 +97,30 @@ export const DEFAULT_BOB_AUTH_OPTIONS: BobAuthOptions = {
   maxBadReplies: 8,
 };
 
-interface Pending {
+/**
+ * A challenge out: keyed `x|ip|port`, in the groups `ip|port` (maxPerAddress), `x|ip`
+ * (maxPortsPerAddress) and `x` (maxPerKey).
+ */
+interface Pending extends Challenge<'bob'> {
   x: Buffer;
-  address: string;
-  port: number;
-  /** table keys: `x|ip|port`, `ip|port`, `x|ip`, `x` */
-  key: string;
   where: string;
-  ipKey: string;
-  xKey: string;
   challenge: Buffer;
-  packet: Buffer;
-  sends: number;
-  badReplies: number;
-  timer: NodeJS.Timeout | null;
-  result: Promise<'bob' | null>;
-  settle(proof: 'bob' | null): void;
 }
 
-
 export class BobAuthModule {
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending: ChallengeTable<'bob', Pending>;
   /** `ip|port` → the challenges pending there */
   private readonly byAddress = new Map<string, Set<Pending>>();
-  private readonly perIp = new Tally();
-  private readonly perKey = new Tally();
   private readonly secrets = new Map<string, BobKey>();
-  private readonly budget: PerSecondBudget;
+  private readonly gate: AuthGate;
   private readonly options: BobAuthOptions;
-  readonly counters = { handled: 0, dropped: 0, invalid: 0, answered: 0, notOurs: 0, unsolicited: 0, verified: 0, rejected: 0, evicted: 0 };
+  readonly counters = { handled: 0, dropped: 0, invalid: 0, answered: 0, notOurs: 0, unsolicited: 0, verified: 0, rejected: 0, evicted: 0, failed: 0 };
 
   constructor(private readonly deps: BobAuthDeps, options: Partial<BobAuthOptions> = {}) {
     this.options = { ...DEFAULT_BOB_AUTH_OPTIONS, ...options };
-    this.budget = new PerSecondBudget(this.options, deps.now);
+    this.gate = new AuthGate('BOB', { counters: this.counters, log: deps.log, now: deps.now }, this.options);
+    const { maxPerAddress, maxPortsPerAddress, maxPerKey } = this.options;
+    this.pending = new ChallengeTable({ send: deps.send, log: deps.log, counters: this.counters }, this.options, [maxPerAddress, maxPortsPerAddress, maxPerKey]);
     for (const key of deps.keys) this.secrets.set(key.x.toString('hex'), key);
   }
 
@@ -143,64 +134,23 @@ export class BobAuthModule {
     const where = `${address}|${peer.port}`;
     const ipKey = `${xKey}|${address}`;
     const key = `${xKey}|${where}`;
-    const running = this.pending.get(key);
-    if (running) return running.result;
+    const running = this.pending.running(key);
+    if (running) return running;
     if (x.length !== BOB_KEY_BYTES || !Number.isInteger(peer.port) || peer.port < 1 || peer.port > 65535) return Promise.resolve(null);
-    const { maxPerAddress, maxPortsPerAddress, maxPerKey, maxPending } = this.options;
-    const room =
-      ((this.byAddress.get(where)?.size ?? 0) < maxPerAddress || this.evictSilent((e) => e.where === where)) &&
-      (this.perIp.count(ipKey) < maxPortsPerAddress || this.evictSilent((e) => e.ipKey === ipKey)) &&
-      (this.perKey.count(xKey) < maxPerKey || this.evictSilent((e) => e.xKey === xKey)) &&
-      (this.pending.size < maxPending || this.evictSilent(() => true));
-    if (!room) return Promise.resolve(null);
+    if (!this.pending.makeRoom([where, ipKey, xKey])) return Promise.resolve(null);
     const challenge = (this.deps.random ?? randomBytes)(BOB_KEY_BYTES);
-    let settle!: (proof: 'bob' | null) => void;
-    const result = new Promise<'bob' | null>((resolve) => (settle = resolve));
-    const entry: Pending = { x, address, port: peer.port, key, where, ipKey, xKey, challenge, packet: encodeBobChallenge(x, challenge), sends: 0, badReplies: 0, timer: null, result, settle };
-    entry.settle = (proof) => {
-      if (entry.timer) clearTimeout(entry.timer);
-      this.pending.delete(key);
+    const packets = [encodeBobChallenge(x, challenge)];
+    const entry = this.pending.add({ x, address, port: peer.port, key, groups: [where, ipKey, xKey], where, challenge, packets }, () => {
       const here = this.byAddress.get(where);
       here?.delete(entry);
       if (here?.size === 0) this.byAddress.delete(where);
-      this.perIp.add(ipKey, -1);
-      this.perKey.add(xKey, -1);
-      settle(proof);
-    };
-    this.pending.set(key, entry);
+    });
     const here = this.byAddress.get(where) ?? new Set<Pending>();
     here.add(entry);
     this.byAddress.set(where, here);
-    this.perIp.add(ipKey, 1);
-    this.perKey.add(xKey, 1);
-    this.sendChallenge(entry);
-    return result;
-  }
-
-  /** The same challenge each time (a late reply to an earlier send still counts), with back-off. */
-  private sendChallenge(entry: Pending): void {
-    if (entry.sends >= this.options.maxSends) {
-      this.deps.log.debug(`No valid reply from ${hostPort(entry.address, entry.port)} after ${entry.sends} challenges`);
-      entry.settle(null);
-      return;
-    }
-    entry.sends++;
-    this.deps.log.debug(`Send challenge to ${hostPort(entry.address, entry.port)}`);
-    this.deps.send(entry.packet, entry.port, entry.address);
-    const delay = Math.min(this.options.firstRetryMs * 2 ** (entry.sends - 1), this.options.maxRetryMs);
-    entry.timer = setTimeout(() => this.sendChallenge(entry), delay);
-  }
-
-  /** Ends the oldest challenge (of those `which` selects) that went unanswered evictAfterSends times. */
-  private evictSilent(which: (entry: Pending) => boolean): boolean {
-    for (const entry of this.pending.values()) {
-      if (entry.sends < this.options.evictAfterSends || !which(entry)) continue;
-      this.counters.evicted++;
-      this.deps.log.debug(`No reply from ${hostPort(entry.address, entry.port)} after ${entry.sends} challenges: gives way to a new one`);
-      entry.settle(null);
-      return true;
-    }
-    return false;
+    // a reply is checked as it arrives, so the signature code is loaded before the challenge leaves
+    withBobCurve(() => this.pending.send(entry));
+    return entry.result;
   }
 
   /** Every datagram of the DHT socket that starts with "BOB". */
@@ -209,18 +159,9 @@ export class BobAuthModule {
     const here = packet.kind === 'reply' ? this.byAddress.get(`${canonicalHost(rinfo.address)}|${rinfo.port}`) : undefined;
     // A reply from an address we challenged is checked whatever else arrives (a flood from elsewhere
     // must not crowd it out), up to maxBadReplies wrong ones per challenge.
-    const free = here !== undefined && [...here].some((e) => e.badReplies < this.options.maxBadReplies);
-    if (!free && !this.budget.admit(rinfo.address)) {
-      this.counters.dropped++;
-      return;
-    }
-    this.counters.handled++;
-    const from = hostPort(rinfo.address, rinfo.port);
+    const from = this.gate.enter(packet, rinfo, here !== undefined && [...here].some((e) => e.badReplies < this.options.maxBadReplies));
+    if (from === null) return;
     switch (packet.kind) {
-      case 'invalid':
-        this.counters.invalid++;
-        this.deps.log.debug(`Bad BOB packet from ${from}: ${packet.reason}`);
-        return;
       case 'challenge': {
         const key = this.secrets.get(packet.x.toString('hex'));
         if (!key) {
@@ -229,7 +170,7 @@ export class BobAuthModule {
         }
         this.counters.answered++;
         this.deps.log.debug(`Received challenge for ${key.name} from ${from} and send back response`);
-        this.deps.send(encodeBobReply(packet.challenge, key.secret), rinfo.port, rinfo.address);
+        withBobCurve(() => this.deps.send(encodeBobReply(packet.challenge, key.secret), rinfo.port, rinfo.address));
         return;
       }
       case 'reply':
@@ -247,7 +188,7 @@ export class BobAuthModule {
     if (proven) {
       this.counters.verified++;
       this.deps.log.debug(`Challenge response is valid (KadNode 2.x bob key, can be relayed): ${from}`);
-      proven.settle('bob');
+      this.pending.settle(proven, 'bob');
       return;
     }
     // Wrong key, an old challenge replayed, or junk: the right reply may still come.
@@ -261,6 +202,6 @@ export class BobAuthModule {
   }
 
   stop(): void {
-    for (const entry of [...this.pending.values()]) entry.settle(null);
+    this.pending.stop();
   }
 }

@@ -6,6 +6,7 @@
 // way libuv writes a datagram's source address (`fd20::1`), so hosts from `nodes6` compare equal to
 // `rinfo.address` (k-rpc-socket matches replies to requests by that string).
 import { isIP, SocketAddress } from 'node:net';
+import { hostPort } from '../util/host-port.js';
 
 export type Family = 4 | 6;
 
@@ -106,7 +107,7 @@ export function decodePeers(values: Uint8Array[]): HostPort[] {
 export function formatCompactPeer(value: Uint8Array): string {
   const peer = decodePeer(value);
   if (!peer) return Buffer.from(value).toString('hex');
-  return peer.host.includes(':') ? `[${peer.host}]:${peer.port}` : `${peer.host}:${peer.port}`;
+  return hostPort(peer.host, peer.port);
 }
 
 /** Nodes of the family with a valid id, in compact form; others are left out. */

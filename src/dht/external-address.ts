@@ -3,11 +3,13 @@
 // reported by most of the last 64 voters wins (a tie keeps the current one), so one lying node among
 // honest ones changes nothing. Used for `auto` addresses in the PKARR zone.
 import { isIP } from 'node:net';
+import { BoundedMap } from '../util/bounded-map.js';
 
 const MAX_VOTERS = 64;
 
 export class ExternalAddress {
-  private readonly votes = new Map<string, string>();
+  /** voter → the address it reported last; the voters heard from least recently leave first */
+  private readonly votes = new BoundedMap<string, string>(MAX_VOTERS);
   private current: string | null = null;
   private readonly listeners = new Set<(address: string) => void>();
 
@@ -17,9 +19,7 @@ export class ExternalAddress {
 
   report(voter: string, reported: string): void {
     if (!isIP(reported) || reported === '0.0.0.0' || reported === '::') return;
-    this.votes.delete(voter);
     this.votes.set(voter, reported);
-    while (this.votes.size > MAX_VOTERS) this.votes.delete(this.votes.keys().next().value as string);
     const tally = new Map<string, number>();
     for (const address of this.votes.values()) tally.set(address, (tally.get(address) ?? 0) + 1);
     let best = this.current;

@@ -23,6 +23,7 @@ import type { AdapterHost, Contact, DhtLib, DhtLibrary, KrpcMessage, KrpcSocketL
 import { verifyBep44, type MutableItem } from './item-store.js';
 import { bep42Id, getWithNodes, methodUnknown, preferValidStorers, sampleInfohashes, verifyQueryingNodes } from './citizen-overrides.js';
 import { routingSlot } from './routing-slot.js';
+import { Tally } from '../util/tally.js';
 
 export type { AdapterHost, DhtLibrary, KrpcMessage, SiblingLink } from './library-types.js';
 
@@ -252,13 +253,10 @@ export { routingSlot } from './routing-slot.js';
 /** Sybil defence (libtorrent's restrict_routing_ips): one node per routingSlot; a new id from a taken slot is not added. */
 function oneNodePerAddress(lib: DhtLibrary, host: AdapterHost): void {
   const table: RoutingTable = lib.rpc.nodes;
-  const taken = new Map<string, number>();
+  const taken = new Tally();
   const count = (c: Contact, delta: number) => {
     const slot = routingSlot(c.host);
-    if (slot === null) return;
-    const n = (taken.get(slot) ?? 0) + delta;
-    if (n > 0) taken.set(slot, n);
-    else taken.delete(slot);
+    if (slot !== null) taken.add(slot, delta);
   };
   table.on('added', (c: Contact) => count(c, 1));
   table.on('removed', (c: Contact) => count(c, -1));

@@ -12,6 +12,7 @@
 // Bounded: at most maxNodes nodes each (the least recently heard leave first), one node per routing slot
 // (one public address, an IPv6 /64: a host cannot fill the cache with made-up ids), a ring of RTT samples.
 import { routingSlot } from './routing-slot.js';
+import { BoundedMap } from '../util/bounded-map.js';
 
 /** A node as k-rpc and k-bucket hold it (the routing table, a walk's table, the node cache). */
 export interface Contact {
@@ -48,19 +49,19 @@ const RTT_SAMPLES = 256;
 const MIN_SAMPLES = 16;
 
 export class NodeCache {
-  private readonly maxNodes: number;
   private readonly unknownPercentile: number;
   private readonly minTimeoutMs: number;
-  /** by slot (routingSlot, or host:port where nodes may share an address); Map order = least recently heard first */
-  private readonly nodes = new Map<string, Entry>();
+  /** by slot (routingSlot, or host:port where nodes may share an address); least recently heard first */
+  private readonly nodes: BoundedMap<string, Entry>;
   /** nodes named in replies, not heard from ourselves; same keys and order */
-  private readonly named = new Map<string, Entry>();
+  private readonly named: BoundedMap<string, Entry>;
   private readonly samples = new Float64Array(RTT_SAMPLES);
   private sampleCount = 0;
   private sorted: number[] | null = null;
 
   constructor(options: NodeCacheOptions = {}) {
-    this.maxNodes = options.maxNodes ?? 8192;
+    this.nodes = new BoundedMap(options.maxNodes ?? 8192);
+    this.named = new BoundedMap(this.nodes.max);
     this.unknownPercentile = options.unknownPercentile ?? 80;
     this.minTimeoutMs = options.minTimeoutMs ?? 150;
   }
@@ -80,9 +81,7 @@ export class NodeCache {
     if (id.length !== 20) return;
     const key = slotOf(host, port);
     if (this.nodes.has(key)) return;
-    this.named.delete(key);
     this.named.set(key, { id: Buffer.from(id), host, port, srtt: NaN, rttvar: NaN });
-    if (this.named.size > this.maxNodes) this.named.delete(this.named.keys().next().value!);
   }
 
   /** A node answered a query of ours after rttMs. */
@@ -95,12 +94,10 @@ export class NodeCache {
     const old = this.nodes.get(key);
     // another node on the same address (a new id, a new port) replaces the old one
     const same = old && old.port === port && old.host === host && old.id.equals(id);
-    if (old) this.nodes.delete(key);
     const entry: Entry = same
       ? { ...old, rttvar: 0.75 * old.rttvar + 0.25 * Math.abs(old.srtt - rttMs), srtt: 0.875 * old.srtt + 0.125 * rttMs }
       : { id: Buffer.from(id), host, port, srtt: rttMs, rttvar: rttMs / 2 };
     this.nodes.set(key, entry);
-    if (this.nodes.size > this.maxNodes) this.nodes.delete(this.nodes.keys().next().value!);
   }
 
   /** A query to the node failed or timed out: it is no longer offered to walks. */

@@ -6,6 +6,7 @@
 // Every change to the libraries' behaviour is in library-adapter.ts (pinned to their versions), the
 // routing-table upkeep (bootstrap walks, lost nodes, reconnect) in upkeep.ts.
 import type { Logger } from '../log.js';
+import { hostPort } from '../util/host-port.js';
 import type { PeerAddress } from '../types.js';
 import { canonicalHost, familyOf, type Family } from './compact.js';
 import { closestAnswered } from './citizen-overrides.js';
@@ -174,7 +175,7 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
     // The socket was bound before the library existed; tell it so its bucket refresh starts.
     this.socket.emit('listening');
     const bound = this.socket.address();
-    this.log.info(`Bind to ${this.family === 6 ? `[${bound.address}]` : bound.address}:${bound.port}`);
+    this.log.info(`Bind to ${hostPort(bound.address, bound.port)}`);
   }
 
   stop(): Promise<void> {

@@ -17,6 +17,8 @@
 // when full; the relay's rate limit lets a flood of 10,000 PUTs from 500 addresses store well under 16384
 // fresh keys (test/e2e/pkarr-rollback.test.ts runs that attack).
 
+import { BoundedMap } from '../util/bounded-map.js';
+
 export type SeqPool = 'held' | 'seen' | 'relayed';
 
 export type SeqMemoryOptions = Record<SeqPool, number>;
@@ -26,10 +28,12 @@ export const DEFAULT_SEQ_MEMORY: SeqMemoryOptions = { held: 16_384, seen: 8192, 
 const RANK: Record<SeqPool, number> = { relayed: 0, seen: 1, held: 2 };
 
 export class SeqMemory {
-  // Insertion order is the order of the last raise: note() moves a key to the end of its pool.
-  private readonly pools: Record<SeqPool, Map<string, number>> = { held: new Map(), seen: new Map(), relayed: new Map() };
+  // The order is that of the last raise: note() makes a key the newest of its pool.
+  private readonly pools: Record<SeqPool, BoundedMap<string, number>>;
 
-  constructor(private readonly options: SeqMemoryOptions = DEFAULT_SEQ_MEMORY) {}
+  constructor(options: SeqMemoryOptions = DEFAULT_SEQ_MEMORY) {
+    this.pools = { held: new BoundedMap(options.held), seen: new BoundedMap(options.seen), relayed: new BoundedMap(options.relayed) };
+  }
 
   /** The newest seq held or seen for the key; undefined when none is remembered. */
   get(key: string): number | undefined {
@@ -45,9 +49,7 @@ export class SeqMemory {
       if (!this.pools[p].delete(key)) continue;
       if (RANK[p] > RANK[into]) into = p;
     }
-    const map = this.pools[into];
-    map.set(key, before === undefined ? seq : Math.max(before, seq));
-    while (map.size > this.options[into]) map.delete(map.keys().next().value as string);
+    this.pools[into].set(key, before === undefined ? seq : Math.max(before, seq));
   }
 
   get size(): SeqMemoryOptions {

@@ -7,6 +7,8 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
 import bencode from 'bencode';
 import { checkKrpc, refusedQueryTransaction } from './guard.js';
+import { bindUdp } from '../util/bind.js';
+import { hostPort } from '../util/host-port.js';
 
 export type DatagramHandler = (msg: Buffer, rinfo: dgram.RemoteInfo) => void;
 
@@ -36,17 +38,10 @@ export class DhtSocket extends EventEmitter {
     });
   }
 
-  bindTo(port: number, address: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const where = address.includes(':') ? `[${address}]` : address;
-      const fail = (err: Error & { code?: string }) => reject(new Error(`cannot bind ${where}:${port}/udp: ${err.code ?? err.message}`));
-      this.udp.once('error', fail);
-      this.udp.bind(port, address, () => {
-        this.udp.off('error', fail);
-        this.bound = true;
-        resolve();
-      });
-    });
+  async bindTo(port: number, address: string): Promise<void> {
+    // the socket is ours for the node's whole life: its owner closes it
+    await bindUdp(this.udp, { port, address, keepOnFailure: true });
+    this.bound = true;
   }
 
   /** AUTH packets go here; until set they are dropped. */
@@ -62,7 +57,7 @@ export class DhtSocket extends EventEmitter {
   sendRaw(buf: Buffer, port: number, address: string): void {
     if (this.isBlocked(address)) return;
     this.udp.send(buf, port, address, (err) => {
-      if (err) this.log.debug(`send to ${address}:${port} failed: ${err.message}`);
+      if (err) this.log.debug(`send to ${hostPort(address, port)} failed: ${err.message}`);
     });
   }
 
@@ -84,7 +79,7 @@ export class DhtSocket extends EventEmitter {
     const problem = checkKrpc(msg, this.family);
     if (problem) {
       this.counters.rejected++;
-      this.log.debug(`dropped packet from ${rinfo.address}:${rinfo.port}: ${problem}`);
+      this.log.debug(`dropped packet from ${hostPort(rinfo.address, rinfo.port)}: ${problem}`);
       this.answerProtocolError(msg, rinfo);
       return;
     }
@@ -94,7 +89,7 @@ export class DhtSocket extends EventEmitter {
     } catch (err) {
       // Last line of defence: a library throw must not end the daemon.
       this.counters.libraryErrors++;
-      this.log.warn(`DHT library failed on a packet from ${rinfo.address}:${rinfo.port}: ${(err as Error).message}`);
+      this.log.warn(`DHT library failed on a packet from ${hostPort(rinfo.address, rinfo.port)}: ${(err as Error).message}`);
     }
   }
 
@@ -117,7 +112,7 @@ export class DhtSocket extends EventEmitter {
       return;
     }
     this.udp.send(buf, offset, length, port, address, (err) => {
-      if (err) this.log.debug(`send to ${address}:${port} failed: ${err.message}`);
+      if (err) this.log.debug(`send to ${hostPort(address, port)} failed: ${err.message}`);
       cb?.(null);
     });
   }

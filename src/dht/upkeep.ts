@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { randomBytes } from '../identity/keys.js';
 import { canonicalHost, familyOf, type Family } from './compact.js';
 import type { Contact, DhtLibrary, HostPort } from './library-types.js';
+import { BoundedMap } from '../util/bounded-map.js';
 
 export interface UpkeepDeps {
   log: Logger;
@@ -43,7 +44,7 @@ const BOOTSTRAP_RETRY_MAX_MS = 60_000;
 
 export class Upkeep {
   /** `host|port` → nodes that left the routing table, oldest first (bounded by MAX_LOST) */
-  private readonly lost = new Map<string, HostPort>();
+  private readonly lost = new BoundedMap<string, HostPort>(MAX_LOST);
   private readonly offered = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private bootstrapPeers: HostPort[] = [];
@@ -129,9 +130,7 @@ export class Upkeep {
     const dht = this.deps.library()?.dht;
     if (!dht || (node.id && node.id.equals(dht.nodeId)) || this.deps.isBlocked(node.host)) return;
     const key = `${node.host}|${node.port}`;
-    this.lost.delete(key);
     this.lost.set(key, { host: node.host, port: node.port });
-    if (this.lost.size > MAX_LOST) this.lost.delete(this.lost.keys().next().value as string);
   }
 
   private scheduleReconnect(): void {
@@ -148,7 +147,6 @@ export class Upkeep {
     const lost = [...this.lost].slice(0, RECONNECT_PER_ROUND);
     for (const [key, node] of lost) {
       // to the end of the line: the next round tries others
-      this.lost.delete(key);
       this.lost.set(key, node);
     }
     const bootstrap = this.bootstrapPeers.filter((p) => familyOf(p.host) === this.deps.family).slice(0, RECONNECT_PER_ROUND);

@@ -5,11 +5,12 @@
 // taken as the digest itself (never hashed), the signature in DER, checked with the key `02 | X`.
 // Keys are PEM files as mbedtls writes them (SEC1 `EC PRIVATE KEY`, or PKCS#8 `PRIVATE KEY`).
 //
-// Curve arithmetic and DER: @noble/curves; PEM/ASN.1 and key generation: node's crypto; base32:
-// @scure/base. Pure but for reading and writing key files.
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+// Signatures (ECDSA without a hash, DER): @noble/curves, loaded on first use by loadBobCurve() (it costs
+// ~4 MB of resident memory, and most daemons never meet a bob name). Point checks, key derivation, PEM
+// and key generation: node's crypto; base32: @scure/base. Pure but for reading and writing key files.
+import { ECDH, createECDH, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { p256 } from '@noble/curves/nist.js';
+import type { p256 as P256 } from '@noble/curves/nist.js';
 import { base32crockford } from '@scure/base';
 import { readRegularFileSync } from '../util/read-file.js';
 import { BobKeyError } from '../errors.js';
@@ -28,6 +29,28 @@ const MAX_KEY_TRIES = 64;
 const BOB_NAME = /^[0-9a-hjkmnp-tv-z]{51}[0g]$/;
 
 export { BobKeyError };
+
+let curve: typeof P256 | null = null;
+let loading: Promise<void> | null = null;
+
+/** Loads the signature code; verifyBobSignature and signBobChallenge need it done. */
+export function loadBobCurve(): Promise<void> {
+  loading ??= import('@noble/curves/nist.js').then((m) => {
+    curve = m.p256;
+  });
+  return loading;
+}
+
+/** Runs `fn` now when the signature code is loaded, else once it is (for packet handlers, which stay synchronous). */
+export function withBobCurve(fn: () => void): void {
+  if (curve) fn();
+  else void loadBobCurve().then(fn);
+}
+
+function loadedCurve(): typeof P256 {
+  if (!curve) throw new Error('bob signature code used before loadBobCurve()');
+  return curve;
+}
 
 export interface BobKey {
   /** the name KadNode 2.x prints, without the TLD */
@@ -65,7 +88,14 @@ export function bobPublicKey(x: Buffer): Buffer {
 
 /** True when X is the X coordinate of a point on P-256 (then `02 | X` is a key). */
 export function isBobKey(x: Buffer): boolean {
-  return x.length === BOB_KEY_BYTES && p256.utils.isValidPublicKey(bobPublicKey(x), true);
+  if (x.length !== BOB_KEY_BYTES) return false;
+  try {
+    // decompressing fails unless X is on the curve
+    ECDH.convertKey(bobPublicKey(x), 'prime256v1');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function bobId(x: Buffer): Buffer {
@@ -79,7 +109,7 @@ export function bobId(x: Buffer): Buffer {
 export function verifyBobSignature(signature: Buffer, challenge: Buffer, x: Buffer): boolean {
   if (signature.length > MAX_SIGNATURE_BYTES || challenge.length !== BOB_KEY_BYTES || x.length !== BOB_KEY_BYTES) return false;
   try {
-    return p256.verify(signature, challenge, bobPublicKey(x), { prehash: false, lowS: false, format: 'der' });
+    return loadedCurve().verify(signature, challenge, bobPublicKey(x), { prehash: false, lowS: false, format: 'der' });
   } catch {
     return false;
   }
@@ -87,10 +117,22 @@ export function verifyBobSignature(signature: Buffer, challenge: Buffer, x: Buff
 
 /** Signs the 32 challenge bytes as the digest (no hash), DER, as KadNode 2.x answers a challenge. */
 export function signBobChallenge(challenge: Buffer, secret: Buffer): Buffer {
-  return Buffer.from(p256.sign(challenge, secret, { prehash: false, format: 'der' }));
+  return Buffer.from(loadedCurve().sign(challenge, secret, { prehash: false, format: 'der' }));
 }
 
 // ---------------------------------------------------------------- key files
+
+/** `02|X` or `03|X` of a secret scalar; throws BobKeyError when it is not one (zero, or not below the order). */
+function compressedPublicKey(secret: Buffer): Buffer {
+  if (secret.length !== BOB_KEY_BYTES) throw new BobKeyError('the secret key is not a valid P-256 scalar');
+  try {
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(secret);
+    return ecdh.getPublicKey(null, 'compressed');
+  } catch {
+    throw new BobKeyError('the secret key is not a valid P-256 scalar');
+  }
+}
 
 /** The key of a private KeyObject, or why it is not a bob key. */
 function bobKeyOf(key: KeyObject): BobKey {
@@ -98,10 +140,9 @@ function bobKeyOf(key: KeyObject): BobKey {
   const jwk = key.export({ format: 'jwk' });
   if (jwk.crv !== 'P-256' || !jwk.d || !jwk.x) throw new BobKeyError(`not a P-256 key (curve ${jwk.crv ?? 'unknown'})`);
   const secret = Buffer.from(jwk.d, 'base64url');
-  if (secret.length !== BOB_KEY_BYTES || !p256.utils.isValidSecretKey(secret)) throw new BobKeyError('the secret key is not a valid P-256 scalar');
   // The name comes from the secret itself: a file whose stored public key were another would otherwise
   // announce a name its signatures cannot prove.
-  const point = Buffer.from(p256.getPublicKey(secret, true));
+  const point = compressedPublicKey(secret);
   const x = Buffer.from(point.subarray(1));
   if (!x.equals(Buffer.from(jwk.x, 'base64url'))) throw new BobKeyError('the public key stored in the file does not belong to its secret key');
   if (point[0] !== 0x02) {

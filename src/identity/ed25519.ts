@@ -98,7 +98,22 @@ export function loadEd25519(env: NodeJS.ProcessEnv = process.env): Ed25519 {
   }
 }
 
-export const ed25519: Ed25519 = loadEd25519();
+let loaded: Ed25519 | null = null;
+const backend = (): Ed25519 => (loaded ??= loadEd25519());
+
+/**
+ * The process's backend, chosen at its first use: a daemon that never signs or verifies (no key names,
+ * no BEP 44 item reaching it) never loads the native addon, ~4 MB of resident memory.
+ */
+export const ed25519: Ed25519 = {
+  get name() {
+    return backend().name;
+  },
+  generate: () => backend().generate(),
+  publicKeyOfSeed: (seed) => backend().publicKeyOfSeed(seed),
+  signDetached: (message, secretKey) => backend().signDetached(message, secretKey),
+  verifyDetached: (signature, message, publicKey) => backend().verifyDetached(signature, message, publicKey),
+};
 
 /** Lengths checked before either backend sees them: both then agree on every input. */
 export function verifyDetached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array, backend: Ed25519 = ed25519): boolean {

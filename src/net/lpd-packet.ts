@@ -3,6 +3,7 @@
 //
 // The two never meet in one parser: KadNode 2.x reads at most 15 bytes of a datagram and sees
 // `BT-SEARCH * HTT`, which its `DHT %hu` does not match, so sending both on one group is harmless.
+import { hostPort } from '../util/host-port.js';
 
 /** A packet longer than this is not ours (ours are about 150 bytes). */
 export const MAX_PACKET_SIZE = 1024;
@@ -25,8 +26,8 @@ export interface LpdPacket {
 }
 
 export interface LpdPacketFields {
+  /** an IPv6 group is written in brackets */
   group: string;
-  family: 4 | 6;
   /** the port of the group, 6771 */
   lpdPort: number;
   /** our DHT port */
@@ -35,16 +36,11 @@ export interface LpdPacketFields {
   infohash?: string;
 }
 
-/** `Host:` value: `239.192.152.143:6771` or `[ff15::efc0:988f]:6771`. */
-export function lpdHost(group: string, family: 4 | 6, lpdPort: number): string {
-  return family === 6 ? `[${group}]:${lpdPort}` : `${group}:${lpdPort}`;
-}
-
 /** The packet KadNode 1.x sends, plus BEP 14's `cookie` header. */
 export function formatLpdPacket(fields: LpdPacketFields): Buffer {
   const lines = [
     'BT-SEARCH * HTTP/1.0',
-    `Host: ${lpdHost(fields.group, fields.family, fields.lpdPort)}`,
+    `Host: ${hostPort(fields.group, fields.lpdPort)}`,
     `Port: ${fields.port}`,
     `Infohash: ${fields.infohash ?? ZERO_INFOHASH}`,
   ];

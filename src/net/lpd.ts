@@ -16,9 +16,11 @@ import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { Logger } from '../log.js';
 import { linuxInterfaceFlags, selectInterfaces, stripScope, type LpdInterface } from './lpd-interfaces.js';
 import { formatKadnode2LpdPacket, formatLpdPacket, parseLpdPacket, type LpdPacket } from './lpd-packet.js';
+import { bindUdp, type BindError } from '../util/bind.js';
+import { hostPort } from '../util/host-port.js';
 
 export { linuxInterfaceFlags, selectInterfaces, type LpdInterface } from './lpd-interfaces.js';
-export { formatKadnode2LpdPacket, formatLpdPacket, lpdHost, LpdPacketError, MAX_PACKET_SIZE, parseLpdPacket, type LpdPacket, type LpdPacketFields } from './lpd-packet.js';
+export { formatKadnode2LpdPacket, formatLpdPacket, LpdPacketError, MAX_PACKET_SIZE, parseLpdPacket, type LpdPacket, type LpdPacketFields } from './lpd-packet.js';
 
 export const LPD_PORT = 6771;
 
@@ -184,9 +186,9 @@ export class LpdService {
         boundTo = address;
         break;
       } catch (err) {
-        this.log.debug(`cannot bind ${address}:${this.lpdPort}: ${(err as Error).message}`);
+        this.log.debug((err as BindError).message);
         if (address === wildcard) {
-          this.log.warn(`Cannot bind port ${this.lpdPort}/udp (${(err as Error).message}): local peer discovery is off.`);
+          this.log.warn(`Cannot bind port ${this.lpdPort}/udp (${(err as BindError).code ?? (err as BindError).cause.message}): local peer discovery is off.`);
           return;
         }
       }
@@ -213,7 +215,7 @@ export class LpdService {
       this.log.debug(`socket options: ${(err as Error).message}`);
     }
     this.running = true;
-    this.log.info(`Bind to ${this.family === 6 ? `[${boundTo}]` : boundTo}:${this.lpdPort}`);
+    this.log.info(`Bind to ${hostPort(boundTo, this.lpdPort)}`);
     this.tick();
     for (const delay of this.quickDelaysMs) this.later(delay, () => this.tick());
     this.schedulePeriodic();
@@ -327,7 +329,7 @@ export class LpdService {
     try {
       // KadNode 1.x's packet and KadNode 2.x's, each ignored by the other generation
       const packets = [
-        formatLpdPacket({ group: this.group, family: this.family, lpdPort: this.lpdPort, port: this.dht.boundPort(), cookie: this.cookie }),
+        formatLpdPacket({ group: this.group, lpdPort: this.lpdPort, port: this.dht.boundPort(), cookie: this.cookie }),
         formatKadnode2LpdPacket(this.dht.boundPort()),
       ];
       this.log.debug(`${nodes} nodes known: send multicast message to find nodes on ${[...this.joined.keys()].join(', ')}.`);
@@ -413,7 +415,7 @@ export class LpdService {
     this.senders.set(key, now);
     this.windowPings++;
     this.counters.pinged++;
-    this.log.debug(`Ping ${bare.includes(':') ? `[${host}]` : host}:${packet.port} (heard on the LAN${packet.format === 'kadnode2' ? ', KadNode 2.x' : ''}).`);
+    this.log.debug(`Ping ${hostPort(host, packet.port)} (heard on the LAN${packet.format === 'kadnode2' ? ', KadNode 2.x' : ''}).`);
     try {
       this.dht.ping({ host, port: packet.port });
     } catch (err) {
@@ -431,15 +433,5 @@ export class LpdService {
 
 /** A fresh socket per attempt: a dgram socket whose bind failed cannot be bound again. */
 function bindSocket(family: 4 | 6, port: number, address: string): Promise<dgram.Socket> {
-  const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', reuseAddr: true, ipv6Only: family === 6 });
-  return new Promise((resolve, reject) => {
-    socket.once('error', (err) => {
-      try { socket.close(); } catch { /* not open */ }
-      reject(err);
-    });
-    socket.bind({ port, address }, () => {
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-  });
+  return bindUdp(dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', reuseAddr: true, ipv6Only: family === 6 }), { port, address });
 }

@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import os from 'node:os';
 import { canonicalHost } from '../dht/compact.js';
+import { isLoopback } from '../util/host-port.js';
 
 export interface OwnAddressDeps {
   /** public addresses learned at run time; null where not known yet */
@@ -24,7 +25,6 @@ const listInterfaces = (): string[] =>
     .filter((a): a is os.NetworkInterfaceInfo => a !== undefined)
     .map((a) => a.address);
 
-const isLoopback = (address: string): boolean => address === '::1' || (isIP(address) === 4 && address.startsWith('127.'));
 
 export class OwnAddresses {
   private interfaces = new Set<string>();

@@ -4,6 +4,7 @@ import { open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isIP } from 'node:net';
 import type { Logger } from '../log.js';
+import { hostPort } from '../util/host-port.js';
 import type { HostPort } from '../dht/node.js';
 import { nonRegularKind, readRegularFile } from '../util/read-file.js';
 import { AddressError } from '../errors.js';
@@ -164,7 +165,7 @@ export class PeerFileService {
       this.log.info('No peers to export.');
       return null;
     }
-    const lines = peers.map((p) => (p.address.includes(':') ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`));
+    const lines = peers.map((p) => hostPort(p.address, p.port));
     try {
       await writeFileAtomic(path, lines.join('\n') + '\n');
       this.log.info(`Exported ${peers.length} peers to: '${path}'`);

@@ -3,10 +3,12 @@
 // IGD v1 and v2 alike; a lease the gateway cannot do (725) falls back to a permanent one, a port taken by
 // another host (718) is re-asked with AddAnyPortMapping on v2. Every request is bounded by its signal and
 // every answer by size.
-import { XMLParser } from 'fast-xml-parser';
 import { createSocket, type Socket } from 'node:dgram';
+import { createRequire } from 'node:module';
 import { networkInterfaces } from 'node:os';
+import type { XMLParser } from 'fast-xml-parser';
 import { GatewayError, MappingError, type MapRequest, type MapResult, type MappingClient, type UnmapRequest } from './portmap-types.js';
+import { bindUdp } from '../util/bind.js';
 
 const SSDP_ADDRESS = '239.255.255.250';
 const SSDP_PORT = 1900;
@@ -36,14 +38,23 @@ export function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => ESCAPES[c]!);
 }
 
-// Gateways answer with namespaced SOAP and device descriptions; only local names matter to us.
-const xmlParser = new XMLParser({ removeNSPrefix: true, ignoreAttributes: true, parseTagValue: false, trimValues: true, processEntities: true });
+// Gateways answer with namespaced SOAP and device descriptions; only local names matter to us. The parser
+// loads when the first gateway answers the SSDP search: a host with no UPnP gateway (most servers) never
+// pays its ~2 MB of resident memory.
+let xmlParser: XMLParser | null = null;
+function parser(): XMLParser {
+  if (!xmlParser) {
+    const { XMLParser: Parser } = createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser');
+    xmlParser = new Parser({ removeNSPrefix: true, ignoreAttributes: true, parseTagValue: false, trimValues: true, processEntities: true });
+  }
+  return xmlParser;
+}
 
 type XmlNode = string | XmlNode[] | { [key: string]: XmlNode };
 
 function parseXml(xml: string): XmlNode | undefined {
   try {
-    return xmlParser.parse(xml) as XmlNode;
+    return parser().parse(xml) as XmlNode;
   } catch {
     return undefined;
   }
@@ -293,21 +304,13 @@ export interface UpnpDiscoveryOptions {
 
 /** A UDP socket bound to address (port 0), sending multicast out of that address's interface. */
 async function searchSocket(address: string | null): Promise<Socket> {
-  const socket = createSocket({ type: 'udp4' });
+  const socket = await bindUdp(createSocket({ type: 'udp4' }), { port: 0, address: address ?? '0.0.0.0', onError: () => undefined });
   try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, address ?? undefined, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
     if (address) socket.setMulticastInterface(address);
   } catch (err) {
     socket.close();
     throw err;
   }
-  socket.on('error', () => undefined);
   return socket;
 }
 

@@ -4,6 +4,7 @@
 // lease, and removed on stop() (bounded). No gateway, a refused mapping, a gateway gone: one log line each,
 // retried with back-off, never thrown.
 import type { Logger } from '../log.js';
+import { hostPort } from '../util/host-port.js';
 import { defaultFinder } from './portmap-finder.js';
 import { GatewayError, MappingError, type GatewayFinder, type MappingClient, type Method, type Protocol } from './portmap-types.js';
 
@@ -209,7 +210,7 @@ export class PortMapper {
   /** The lines of `list forwardings`: protocol, internal port, external address:port, method, gateway, lease or error. */
   list(): string[] {
     return this.forwardings().map((f) => {
-      const external = f.externalPort !== null ? `${f.externalAddress ?? '?'}:${f.externalPort}` : '-';
+      const external = f.externalPort !== null ? hostPort(f.externalAddress ?? '?', f.externalPort) : '-';
       const via = f.method ? ` ${f.method} ${f.gateway}` : '';
       const retry = f.retryInS !== null ? `, retry in ${f.retryInS} s` : '';
       let status: string;
@@ -368,7 +369,7 @@ export class PortMapper {
       e.loggedError = null;
       e.nextAt = now + (r.leaseSeconds > 0 ? Math.max(1000, (r.leaseSeconds * 1000) / 2) : PERMANENT_RECHECK_MS);
       const lease = r.leaseSeconds > 0 ? `lease ${r.leaseSeconds} s` : 'permanent';
-      const line = `Mapped ${what} -> ${e.externalAddress ?? '?'}:${r.externalPort} via ${client.method} (${client.gateway}), ${lease}`;
+      const line = `Mapped ${what} -> ${hostPort(e.externalAddress ?? '?', r.externalPort)} via ${client.method} (${client.gateway}), ${lease}`;
       if (changed) this.log.info(line);
       else this.log.debug(line.replace('Mapped', 'Renewed'));
       if (r.externalPort !== e.internalPort && changed) {

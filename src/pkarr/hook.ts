@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import type { PeerAddress, Resolution } from '../types.js';
 import type { PkarrName } from './names.js';
 import { checkItem, PacketError, targetOf, type VerifiedPacket } from './packet.js';
+import { BoundedMap } from '../util/bounded-map.js';
 
 /** The DHT side: a BEP 44 get that reports items as they arrive (checked here, not there). */
 export interface ItemSource {
@@ -66,8 +67,10 @@ interface Lookup {
 const MAX_CHAIN = 8;
 
 export class PkarrHook {
-  private readonly cache = new Map<string, PacketEntry>();
-  private readonly misses = new Map<string, number>();
+  /** by key hex; a hit makes its entry the newest (LRU) */
+  private readonly cache: BoundedMap<string, PacketEntry>;
+  /** key hex → until when it is a miss */
+  private readonly misses: BoundedMap<string, number>;
   /** newest seq per key, by target hex (the DHT's item stores use the same memory) */
   private readonly seqs: SeqMemory;
   private readonly lookups = new Map<string, Lookup>();
@@ -80,6 +83,8 @@ export class PkarrHook {
     private readonly now: () => number = Date.now,
   ) {
     this.seqs = deps.seqs ?? new SeqMemory();
+    this.cache = new BoundedMap(options.maxCached, { lru: true });
+    this.misses = new BoundedMap(options.maxCached * 4);
   }
 
   setOwn(own: OwnPackets | undefined): void {
@@ -99,11 +104,7 @@ export class PkarrHook {
     const now = this.now();
     if (entry) {
       // Still fresh unless a newer seq was seen since (put to our item store, relayed, ...).
-      if (entry.expiresAt > now && entry.packet.seq >= (this.newestSeq(publicKey) ?? 0)) {
-        this.cache.delete(key);
-        this.cache.set(key, entry);
-        return entry;
-      }
+      if (entry.expiresAt > now && entry.packet.seq >= (this.newestSeq(publicKey) ?? 0)) return entry;
       this.cache.delete(key);
     }
     const until = this.misses.get(key);
@@ -143,16 +144,14 @@ export class PkarrHook {
     const newest = this.newestSeq(packet.publicKey);
     if (newest !== undefined && packet.seq < newest) return 'older';
     this.seqs.note(targetOf(packet.publicKey).toString('hex'), packet.seq, pool);
-    const current = this.cache.get(key);
+    const current = this.cache.peek(key);
     if (current && current.packet.seq === packet.seq) {
       // Seen again on the DHT: still current, so it may live another TTL.
-      this.cache.set(key, this.entryOf(current.packet));
+      this.cache.replace(key, this.entryOf(current.packet));
       return 'same';
     }
     this.misses.delete(key);
-    this.cache.delete(key);
     this.cache.set(key, this.entryOf(packet));
-    while (this.cache.size > this.options.maxCached) this.cache.delete(this.cache.keys().next().value as string);
     return newest === packet.seq ? 'same' : 'newer';
   }
 
@@ -175,12 +174,6 @@ export class PkarrHook {
     const ttl = ttls.length > 0 ? Math.min(...ttls) : this.options.emptyTtl;
     const now = this.now();
     return { packet, fetchedAt: now, expiresAt: now + ttl * 1000 };
-  }
-
-  private remember(map: Map<string, number>, key: string, value: number, max: number): void {
-    map.delete(key);
-    map.set(key, value);
-    while (map.size > max) map.delete(map.keys().next().value as string);
   }
 
   private start(key: string, publicKey: Buffer): Lookup | undefined {
@@ -210,7 +203,7 @@ export class PkarrHook {
         this.lookups.delete(key);
         if (lookup.settle) clearTimeout(lookup.settle);
         if (!lookup.best) {
-          this.remember(this.misses, key, this.now() + this.options.negativeMs, this.options.maxCached * 4);
+          this.misses.set(key, this.now() + this.options.negativeMs);
           for (const wake of [...lookup.waiters]) wake({ status: 'notfound' });
           return;
         }

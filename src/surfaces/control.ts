@@ -3,7 +3,8 @@
 import net from 'node:net';
 import type { CommandTable } from '../commands.js';
 import type { Logger } from '../log.js';
-import { listenAll } from './listen.js';
+import { listenAll } from '../util/bind.js';
+import { hostPort } from '../util/host-port.js';
 import { ConnectionSlots } from '../util/connection-slots.js';
 
 export interface ControlOptions {
@@ -23,10 +24,11 @@ export class ControlSurface {
   constructor(private readonly commands: CommandTable, private readonly log: Logger, private readonly options: ControlOptions) {}
 
   async start(): Promise<void> {
-    this.servers = await listenAll(this.options.addresses, this.options.port, 'tcp', () => net.createServer((s) => this.accept(s)));
+    const onError = (err: Error, address: string) => this.log.warn(`TCP server ${hostPort(address, this.options.port)}: ${err.message}`);
+    this.servers = await listenAll(this.options.addresses, this.options.port, () => net.createServer((s) => this.accept(s)), onError);
     for (const server of this.servers) {
       const a = server.address() as net.AddressInfo;
-      this.log.info(`Bind to ${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
+      this.log.info(`Bind to ${hostPort(a.address, a.port)}`);
     }
   }
 

@@ -7,6 +7,7 @@ import type { Chain, Route } from '../chain/chain.js';
 import type { Logger } from '../log.js';
 import type { PeerAddress, Resolution } from '../types.js';
 import { buildResponse, maxUdpSize, NEGATIVE_TTL, parseQuery, TCP_MAX_SIZE, truncatedAnswer, type DnsQuery, type Rcode } from './dns-message.js';
+import { oneLine, printable } from '../util/printable.js';
 
 export interface DnsAnswerOptions {
   /** how long the chain may take before we answer SERVFAIL */
@@ -151,13 +152,4 @@ export class DnsAnswerer {
 /** ANCOUNT of an encoded message */
 function answerCount(msg: Buffer): number {
   return msg.length >= 12 ? msg.readUInt16BE(6) : 0;
-}
-
-export function oneLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ');
-}
-
-/** Query names are attacker-chosen bytes: keep them to one printable log line. */
-export function printable(name: string): string {
-  return name.replace(/[^\x21-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

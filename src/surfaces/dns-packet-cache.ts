@@ -22,6 +22,7 @@
 
 import dnsPacket from 'dns-packet';
 import { EDNS_UDP_SIZE, HEADER_SIZE, OPCODE_MASK, QR } from './dns-message.js';
+import { BoundedMap } from '../util/bounded-map.js';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -46,13 +47,13 @@ export interface PacketCacheOptions {
 }
 
 export class DnsPacketCache {
-  private readonly entries = new Map<string, Entry>();
-  private readonly maxEntries: number;
+  /** FIFO: get() does not change the order */
+  private readonly entries: BoundedMap<string, Entry>;
   private readonly now: () => number;
   hits = 0;
 
   constructor(options: PacketCacheOptions = {}) {
-    this.maxEntries = Math.max(1, options.maxEntries ?? DEFAULT_PACKET_CACHE_ENTRIES);
+    this.entries = new BoundedMap(Math.max(1, options.maxEntries ?? DEFAULT_PACKET_CACHE_ENTRIES));
     this.now = options.now ?? (() => performance.now());
   }
 
@@ -90,8 +91,6 @@ export class DnsPacketCache {
     if (!(ttl > 0) || answer.length < HEADER_SIZE || answer.length > MAX_ANSWER_BYTES) return;
     if (answer.readUInt16BE(2) & dnsPacket.TRUNCATED_RESPONSE) return;
     const lifetime = Math.min(MAX_LIFETIME_MS, ttl * 1000);
-    this.entries.delete(key);
-    while (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
     this.entries.set(key, { answer, generation, expiresAt: this.now() + lifetime });
   }
 

@@ -12,14 +12,16 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
-import { getSystemErrorMap } from 'node:util';
 import type { Chain } from '../chain/chain.js';
 import type { Logger } from '../log.js';
-import { DnsAnswerer, oneLine, printable, type TcpConnection } from './dns-answer.js';
+import { DnsAnswerer, type TcpConnection } from './dns-answer.js';
+import { oneLine, printable } from '../util/printable.js';
+import { hostPort, isLoopback } from '../util/host-port.js';
 import { answerFor, DEFAULT_PACKET_CACHE_ENTRIES, DnsPacketCache, type Transport } from './dns-packet-cache.js';
 import { FrameReader, tcpFrame } from './dns-message.js';
 import { DEFAULT_DNS_RATE_LIMIT, SourceRateLimiter, type RateLimitOptions } from '../util/rate-limit.js';
 import { ConnectionSlots } from '../util/connection-slots.js';
+import { bindUdp, listenTcp, type BindError } from '../util/bind.js';
 
 export { FrameReader } from './dns-message.js';
 export type { ChangeCounter } from '../chain/chain.js';
@@ -146,10 +148,10 @@ export class DnsServer {
   /** UDP and TCP on the same port; with port 0 the TCP side follows the port UDP was given. */
   private async bindPair(address: string): Promise<number> {
     for (let attempt = 1; ; attempt++) {
-      const udp = await this.bindUdp(address, this.options.port);
+      const udp = await this.openUdp(address, this.options.port);
       const port = udp.address().port;
       try {
-        await this.listenTcp(address, port);
+        await this.openTcp(address, port);
         return port;
       } catch (err) {
         const retry = this.options.port === 0 && attempt < EPHEMERAL_TRIES && (err as BindError).code === 'EADDRINUSE';
@@ -160,38 +162,22 @@ export class DnsServer {
     }
   }
 
-  private bindUdp(address: string, port: number): Promise<dgram.Socket> {
+  private async openUdp(address: string, port: number): Promise<dgram.Socket> {
     const v6 = net.isIPv6(address);
     const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, lookup: literalLookup });
-    return new Promise((resolve, reject) => {
-      const failed = (err: Error) => {
-        try { socket.close(); } catch { /* never bound */ }
-        reject(bindError(address, port, 'udp', err));
-      };
-      socket.once('error', failed);
-      socket.bind(port, address, () => {
-        socket.off('error', failed);
-        socket.on('error', (err) => this.log.warn(`UDP socket ${hostPort(address, port)}: ${oneLine(err)}`));
-        socket.on('message', (msg, peer) => this.onUdp(socket, msg, peer));
-        this.udp.push(socket);
-        resolve(socket);
-      });
-    });
+    const onError = (err: Error) => this.log.warn(`UDP socket ${hostPort(address, port)}: ${oneLine(err)}`);
+    await bindUdp(socket, { port, address, onError }).catch(inWords);
+    socket.on('message', (msg, peer) => this.onUdp(socket, msg, peer));
+    this.udp.push(socket);
+    return socket;
   }
 
-  private listenTcp(address: string, port: number): Promise<void> {
+  private async openTcp(address: string, port: number): Promise<void> {
     // allowHalfOpen: a client may send its queries and shut its side; it still gets the answers.
     const server = net.createServer({ allowHalfOpen: true }, (socket) => this.onTcp(socket));
-    return new Promise((resolve, reject) => {
-      const failed = (err: Error) => reject(bindError(address, port, 'tcp', err));
-      server.once('error', failed);
-      server.listen({ host: address, port, ipv6Only: net.isIPv6(address) }, () => {
-        server.off('error', failed);
-        server.on('error', (err) => this.log.warn(`TCP server ${hostPort(address, port)}: ${oneLine(err)}`));
-        this.tcp.push(server);
-        resolve();
-      });
-    });
+    const onError = (err: Error) => this.log.warn(`TCP server ${hostPort(address, port)}: ${oneLine(err)}`);
+    await listenTcp(server, { host: address, port, ipv6Only: net.isIPv6(address), onError }).catch(inWords);
+    this.tcp.push(server);
   }
 
   private async closeAll(): Promise<void> {
@@ -356,24 +342,9 @@ export class DnsServer {
   }
 }
 
-interface BindError extends Error {
-  code?: string;
-}
-
-function bindError(address: string, port: number, protocol: 'udp' | 'tcp', cause: Error): BindError {
-  const { errno, code } = cause as NodeJS.ErrnoException;
-  const reason = (errno !== undefined && getSystemErrorMap().get(errno)?.[1]) || cause.message;
-  const err: BindError = new Error(`DNS: cannot bind ${hostPort(address, port)}/${protocol}: ${reason}`, { cause });
-  err.code = code;
-  return err;
-}
-
-function hostPort(address: string, port: number): string {
-  return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1' || address.toLowerCase().startsWith('::ffff:127.');
+/** The DNS surface words a bind failure for people (`address already in use`); the code stays for the retry. */
+function inWords(err: BindError): never {
+  throw Object.assign(new Error(`DNS: cannot bind ${hostPort(err.address, err.port)}/${err.protocol}: ${err.words}`, { cause: err.cause }), { code: err.code });
 }
 
 /**

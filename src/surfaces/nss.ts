@@ -23,6 +23,10 @@ import net from 'node:net';
 import type { Chain } from '../chain/chain.js';
 import type { Logger } from '../log.js';
 import type { Family, PeerAddress, Resolution } from '../types.js';
+import { hostPort } from '../util/host-port.js';
+import { printable } from '../util/printable.js';
+import { bindUdp } from '../util/bind.js';
+import { takeToken, type Bucket } from '../util/rate-limit.js';
 
 export interface NssOptions {
   /** 0: an ephemeral port (tests) */
@@ -130,8 +134,7 @@ export class NssSurface {
   private readonly options: NssOptions;
   private sockets: dgram.Socket[] = [];
   private pending = 0;
-  private tokens: number;
-  private refilledAt = Date.now();
+  private readonly bucket: Bucket;
   private dropped = 0;
   private droppedWarnAt = 0;
   private stopped = false;
@@ -140,7 +143,7 @@ export class NssSurface {
     this.chain = deps.chain;
     this.log = deps.log;
     this.options = deps.options;
-    this.tokens = this.rate();
+    this.bucket = { tokens: this.rate(), at: Date.now() };
   }
 
   async start(): Promise<void> {
@@ -171,41 +174,23 @@ export class NssSurface {
     return this.options.ratePerSecond ?? RATE_PER_S;
   }
 
-  private bind(address: string): Promise<dgram.Socket> {
+  private async bind(address: string): Promise<dgram.Socket> {
     const v6 = net.isIPv6(address);
     const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
     // With port 0 the second address follows the first one's port, so one number reaches both.
     const port = this.options.port === 0 && this.sockets.length > 0 ? this.sockets[0]!.address().port : this.options.port;
-    return new Promise((resolve, reject) => {
-      const failed = (err: NodeJS.ErrnoException) => {
-        try {
-          socket.close();
-        } catch {
-          // never bound
-        }
-        reject(new Error(`cannot bind ${hostPort(address, port)}/udp: ${err.code ?? err.message}`));
-      };
-      socket.once('error', failed);
-      socket.bind({ port, address, exclusive: true }, () => {
-        socket.off('error', failed);
-        socket.on('error', (err) => this.log.warn(`UDP socket ${hostPort(address, port)}: ${err.message}`));
-        socket.on('message', (msg, peer) => this.onMessage(socket, msg, peer));
-        this.sockets.push(socket);
-        resolve(socket);
-      });
-    });
+    const onError = (err: Error) => this.log.warn(`UDP socket ${hostPort(address, port)}: ${err.message}`);
+    await bindUdp(socket, { port, address, exclusive: true, onError });
+    socket.on('message', (msg, peer) => this.onMessage(socket, msg, peer));
+    this.sockets.push(socket);
+    return socket;
   }
 
   /** Token bucket: false when this request is over the rate. */
   private admit(): boolean {
     const now = Date.now();
     const rate = this.rate();
-    this.tokens = Math.min(rate, this.tokens + ((now - this.refilledAt) * rate) / 1000);
-    this.refilledAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return true;
-    }
+    if (takeToken(this.bucket, now, rate, rate)) return true;
     this.dropped++;
     if (now - this.droppedWarnAt >= DROP_WARN_INTERVAL_MS) {
       this.droppedWarnAt = now;
@@ -268,13 +253,4 @@ export class NssSurface {
         return buildNssReply(id, NSS_STATUS.tryagain, family);
     }
   }
-}
-
-function hostPort(address: string, port: number): string {
-  return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-/** Names are client-chosen bytes: keep them to one printable log line. */
-function printable(name: string): string {
-  return name.replace(/[^\x21-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

@@ -8,7 +8,8 @@ import http from 'node:http';
 import type net from 'node:net';
 import type { CommandTable, ResultKind } from '../commands.js';
 import type { Logger } from '../log.js';
-import { listenAll } from './listen.js';
+import { listenAll } from '../util/bind.js';
+import { hostPort } from '../util/host-port.js';
 import { ConnectionSlots } from '../util/connection-slots.js';
 import { handleExtraRoute, type WebExtras } from './web-pkarr.js';
 import { checkHost, pageHeader } from './web-origin.js';
@@ -49,7 +50,8 @@ export class WebSurface {
     // Not server.maxConnections, which refuses newcomers once full: a newcomer evicts the connection idle
     // the longest (no request in progress; slow headers are not a request yet), shared by all addresses.
     const slots = new ConnectionSlots<net.Socket>(MAX_CONNECTIONS);
-    this.servers = await listenAll(this.options.addresses, this.options.port, 'tcp', () => {
+    const onError = (err: Error, address: string) => this.log.warn(`TCP server ${hostPort(address, this.options.port)}: ${err.message}`);
+    this.servers = await listenAll(this.options.addresses, this.options.port, () => {
       const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: MAX_HEADERS, connectionsCheckingInterval: CHECK_INTERVAL_MS }, (req, res) => {
         this.handle(req, res).catch((err: Error) => {
           this.log.warn(`request ${req.method} failed: ${err.message}`);
@@ -71,10 +73,10 @@ export class WebSurface {
         socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       });
       return server;
-    });
+    }, onError);
     for (const server of this.servers) {
       const a = server.address() as net.AddressInfo;
-      this.log.info(`Bind to ${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
+      this.log.info(`Bind to ${hostPort(a.address, a.port)}`);
     }
   }
 

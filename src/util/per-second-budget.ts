@@ -32,16 +32,3 @@ export class PerSecondBudget {
     return true;
   }
 }
-
-/** Counts per key, the key gone at zero (the per-IP and per-id bounds of pending challenges). */
-export class Tally extends Map<string, number> {
-  add(key: string, by: number): void {
-    const n = (this.get(key) ?? 0) + by;
-    if (n > 0) this.set(key, n);
-    else this.delete(key);
-  }
-
-  count(key: string): number {
-    return this.get(key) ?? 0;
-  }
-}

@@ -6,6 +6,10 @@
 // default exempts loopback: dnsmasq or systemd-resolved in front of kadnode send every client's queries
 // from one loopback address, so a per-source limit there would throttle the whole host; the limit is
 // for remote sources when --dns-addr binds a public address.
+// takeToken() is the one token bucket: the NSS surface keeps a single one for all its requests.
+
+import { BoundedMap } from './bounded-map.js';
+import { isLoopback } from './host-port.js';
 
 export interface RateLimitOptions {
   /** tokens added per second (sustained queries a second) */
@@ -20,41 +24,40 @@ export interface RateLimitOptions {
 
 export const DEFAULT_DNS_RATE_LIMIT: RateLimitOptions = { perSecond: 1000, burst: 2000, maxSources: 4096, exemptLoopback: true };
 
-const isLoopback = (address: string): boolean => address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-
-interface Bucket {
+/** A token bucket: `tokens` left when last refilled `at` (ms). */
+export interface Bucket {
   tokens: number;
   at: number;
 }
 
+/** Refills the bucket for the time since `at` (perSecond a second, at most burst) and takes one token; false when none is left. */
+export function takeToken(bucket: Bucket, now: number, perSecond: number, burst: number): boolean {
+  bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) * perSecond) / 1000);
+  bucket.at = now;
+  if (bucket.tokens < 1) return false;
+  bucket.tokens -= 1;
+  return true;
+}
+
 export class SourceRateLimiter {
-  // Map order is least recently heard first: every allow() moves its source to the end.
-  private readonly buckets = new Map<string, Bucket>();
+  // Least recently heard first: every allow() makes its source the newest.
+  private readonly buckets: BoundedMap<string, Bucket>;
   /** queries refused since start */
   limited = 0;
 
-  constructor(private readonly options: RateLimitOptions, private readonly now: () => number = () => performance.now()) {}
+  constructor(private readonly options: RateLimitOptions, private readonly now: () => number = () => performance.now()) {
+    this.buckets = new BoundedMap(options.maxSources);
+  }
 
   /** Takes a token for the source; false when its bucket is empty (the query is over the limit). */
   allow(source: string): boolean {
     if (this.options.exemptLoopback && isLoopback(source)) return true;
     const now = this.now();
-    let bucket = this.buckets.get(source);
-    if (bucket) {
-      this.buckets.delete(source);
-      bucket.tokens = Math.min(this.options.burst, bucket.tokens + ((now - bucket.at) * this.options.perSecond) / 1000);
-      bucket.at = now;
-    } else {
-      if (this.buckets.size >= this.options.maxSources) this.buckets.delete(this.buckets.keys().next().value as string);
-      bucket = { tokens: this.options.burst, at: now };
-    }
+    const bucket = this.buckets.get(source) ?? { tokens: this.options.burst, at: now };
     this.buckets.set(source, bucket);
-    if (bucket.tokens < 1) {
-      this.limited++;
-      return false;
-    }
-    bucket.tokens -= 1;
-    return true;
+    if (takeToken(bucket, now, this.options.perSecond, this.options.burst)) return true;
+    this.limited++;
+    return false;
   }
 
   /** sources tracked now */

@@ -7,7 +7,7 @@
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { encodeBobReply, parseBobPacket } from '../../src/dht/bob-auth.js';
-import { parseBobKeyPem } from '../../src/identity/bob.js';
+import { loadBobCurve, parseBobKeyPem } from '../../src/identity/bob.js';
 
 const [mode, ...args] = process.argv.slice(2);
 if (mode !== 'forger' || args.length !== 3) {
@@ -15,6 +15,7 @@ if (mode !== 'forger' || args.length !== 3) {
   process.exit(2);
 }
 const [port, replay, otherKey] = [Number(args[0]), Buffer.from(args[1]!, 'hex'), parseBobKeyPem(readFileSync(args[2]!))];
+await loadBobCurve();
 const socket = dgram.createSocket('udp4');
 socket.on('message', (msg, rinfo) => {
   const packet = parseBobPacket(msg);

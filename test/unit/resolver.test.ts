@@ -323,3 +323,20 @@ test('a raw-id lookup never fills the answers of the keyed name with the same id
   dht.calls[1]!.finish();
   assert.deepEqual((await keyed).addresses.map((a) => a.address), [honest]);
 });
+
+test('resolver: a search whose walk never ends is ended after maxSearchMs and frees its slot', async () => {
+  const walks: AbortSignal[] = [];
+  // a DHT walk that never calls back unless aborted
+  const dht = { search: (_id: Buffer, _onPeer: unknown, signal: AbortSignal) => new Promise<number>((resolve) => { walks.push(signal); signal.addEventListener('abort', () => resolve(0)); }) };
+  const resolver = new Resolver({ dht, own: { portFor: () => undefined }, log: silentLogger }, { ...DEFAULT_RESOLVER_OPTIONS, maxSearches: 2, maxSearchMs: 200, tld: '.p2p' });
+  const a = resolver.resolve('a.p2p', { timeoutMs: 5000 });
+  const b = resolver.resolve('b.p2p', { timeoutMs: 5000 });
+  assert.equal((await resolver.resolve('c.p2p', { timeoutMs: 5000 })).status, 'busy');
+  assert.deepEqual([(await a).status, (await b).status], ['notfound', 'notfound']);
+  assert.ok(walks.every((w) => w.aborted));
+  assert.equal(resolver.stats().searches, 0);
+  const c = resolver.resolve('c.p2p', { timeoutMs: 5000 });
+  assert.equal(resolver.stats().searches, 1, 'the slots are free again');
+  resolver.stop();
+  await c;
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Announcer } from '../../../src/dht/announcer.js';
+import { Announcer, MAX_VALUES } from '../../../src/dht/announcer.js';
 import type { AnnounceTarget } from '../../../src/dht/node.js';
 import { silentLogger } from '../../../src/log.js';
 
@@ -127,4 +127,51 @@ test('a name never lapses on its storing nodes across several intervals, slow wa
   a.stop();
   assert.ok(walks >= 8, `announced ${walks} times in 4 hours`);
   assert.deepEqual(gaps.slice(0, 5), []);
+});
+
+// ---------------------------------------------------------------- bounds: values, retries of unreached ones
+
+test('announce: at most maxValues values; expired ones make room', () => {
+  const dht = { nodeCount: () => 0, announce: () => Promise.resolve(0), onNodeAdded: () => undefined };
+  let now = 0;
+  const a = new Announcer(dht, silentLogger, { intervalMs: 1_800_000, replication: 20, followUpMs: 2000, maxFollowUps: 3, maxValues: 3 }, () => now);
+  const value = (i: number) => ({ name: `v${i}`, id: Buffer.alloc(20, i), port: 1 });
+  a.add(value(1), { kind: 'until', at: 10 });
+  a.add(value(2));
+  a.add(value(3));
+  assert.throws(() => a.add(value(4)), /too many values/);
+  a.add(value(3), { kind: 'once' }); // an existing value is not a new one
+  now = 11;
+  a.add(value(4));
+  assert.equal(a.values().length, 3);
+  assert.equal(MAX_VALUES, 1024);
+});
+
+test('announce: a value that reached no node is announced again within a minute, table grown or not', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const announced: number[] = [];
+  let acks = 0;
+  // the table holds 5 nodes that are all gone (a link down): nothing grows, nothing answers
+  const dht = { nodeCount: () => 5, announce: () => (announced.push(Date.now()), Promise.resolve(acks)), onNodeAdded: () => undefined };
+  const a = new Announcer(dht, silentLogger, { intervalMs: 1_800_000, replication: 20, followUpMs: 2000, maxFollowUps: 3 }, () => Date.now());
+  a.add({ name: 'v', id: Buffer.alloc(20, 5), port: 1 });
+  a.start();
+  const flush = () => new Promise((r) => setImmediate(r));
+  await flush();
+  assert.equal(announced.length, 1);
+  for (let minute = 0; minute < 10; minute++) {
+    t.mock.timers.tick(60_000);
+    await flush();
+  }
+  assert.ok(announced.length >= 10, `${announced.length} announcements in 10 minutes`);
+  const gaps = announced.slice(1).map((at, i) => at - announced[i]!);
+  assert.ok(gaps.every((g) => g <= 60_000), `gaps ${gaps.join(' ')}`);
+  acks = 4; // the link is back: once it reached nodes, the normal follow-ups and the interval apply
+  t.mock.timers.tick(60_000);
+  await flush();
+  const reached = announced.length;
+  t.mock.timers.tick(20 * 60_000);
+  await flush();
+  assert.ok(announced.length - reached <= 3, 'no more minute-by-minute retries once it reached nodes');
+  a.stop();
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { BOB_CHALLENGE_LENGTH, BobAuthModule, encodeBobChallenge, MAX_REPLY_LENGTH, parseBobPacket, type BobAuthOptions } from '../../../src/dht/bob-auth.js';
 import { DhtSocket } from '../../../src/dht/socket.js';
-import { bobId, readBobKeyFile, verifyBobSignature, type BobKey } from '../../../src/identity/bob.js';
+import { bobId, loadBobCurve, readBobKeyFile, verifyBobSignature, type BobKey } from '../../../src/identity/bob.js';
 import { silentLogger } from '../../../src/log.js';
 import { DEFAULT_RESOLVER_OPTIONS, Resolver } from '../../../src/resolver.js';
 import { ANSWERED, CAPTURES, privateKeyCopy, type Capture } from '../../helpers/kadnode2-fixtures.js';
@@ -65,6 +65,16 @@ test('wire: the captured packets parse as KadNode 2.x sent them', () => {
 });
 
 // ---------------------------------------------------------------- resolving side
+
+test('resolver: the signature code loads on first use; the first challenge leaves once it has loaded', async () => {
+  const c = ANSWERED[0]!;
+  const r = node([], {}, [c.challenge]);
+  const result = r.bob.verify(bobId(c.x), c.x, peer(HOLDER));
+  await loadBobCurve();
+  assert.deepEqual(r.sent[0], { packet: c.challengePacket, port: 6881, address: HOLDER });
+  r.bob.handle(replyOf(c), rinfo(HOLDER, c.replyFromPort));
+  assert.equal(await result, 'bob');
+});
 
 test('resolver: the captured reply to its challenge, from the challenged IP and port, proves the key', async () => {
   for (const c of ANSWERED) {

@@ -1,14 +1,15 @@
 // The BEP 44 item store never goes back to an older seq: not by set(), not after the item left the store
 // (the seq memory outlives it), not through a put from another DHT node; relayed items take at most their
-// share, so a relay flood cannot push out items other nodes put here.
+// share, so a relay flood cannot push out items other nodes put here. At the end: its bounds (count,
+// bytes, age) and verifyBep44.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sodium from 'sodium-native';
-import { DEFAULT_ITEM_LIMITS, ItemStore, type StoredItem } from '../../../src/dht/item-store.js';
+import { DEFAULT_ITEM_LIMITS, ItemStore, verifyBep44, type StoredItem } from '../../../src/dht/item-store.js';
 import { DhtNode } from '../../../src/dht/node.js';
 import { SeqMemory } from '../../../src/dht/seq-memory.js';
 import { silentLogger } from '../../../src/log.js';
-import { encodeDnsPacket, signPacket, targetOf } from '../../../src/pkarr/packet.js';
+import { encodeDnsPacket, signable, signPacket, targetOf } from '../../../src/pkarr/packet.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -101,4 +102,45 @@ test('BEP 44 put from another node: older than the seq held before is refused (3
   await assert.rejects(putter.putMutable(signed(K.sk, 11), target, { cas: 9 }), (err: Error & { code?: unknown }) => err.code === 301);
   assert.equal(await putter.putMutable(signed(K.sk, 11), target, { cas: 10 }), 1, 'cas naming the seq held before');
   assert.equal(holder.items.get(target.toString('hex'))?.seq, 11);
+});
+
+// ---------------------------------------------------------------- bounds, signatures
+
+/** An item of `bytes` bytes of value. */
+function sizedItem(bytes: number, seq = 1): StoredItem {
+  return { v: Buffer.alloc(bytes), k: Buffer.alloc(32), sig: Buffer.alloc(64), seq, id: Buffer.alloc(20) };
+}
+
+test('item store: bounded by count and by bytes, least recently used first, items expire', () => {
+  let clock = 0;
+  const store = new ItemStore({ maxItems: 3, maxBytes: 1_000_000, maxAgeMs: 10_000, now: () => clock });
+  for (const k of ['a', 'b', 'c']) store.set(k, sizedItem(100));
+  store.get('a'); // a is now the most recently used
+  store.set('d', sizedItem(100));
+  assert.equal(store.size, 3);
+  assert.equal(store.get('b'), undefined, 'the least recently used went first');
+  assert.ok(store.get('a') && store.get('c') && store.get('d'));
+
+  const small = new ItemStore({ maxItems: 100, maxBytes: 3000, maxAgeMs: 10_000, now: () => clock });
+  for (let i = 0; i < 10; i++) small.set(`k${i}`, sizedItem(1000));
+  assert.ok(small.bytes <= 3000, `${small.bytes} bytes stored`);
+  assert.equal(small.size, 2);
+
+  clock += 10_000;
+  assert.equal(store.get('a'), undefined, 'expired after maxAgeMs');
+  store.set('e', sizedItem(10));
+  assert.equal(store.size, 1);
+});
+
+test('verifyBep44 takes a signature over the bencoded seq and v; wrong lengths are false, not errors', () => {
+  const pk = Buffer.alloc(32);
+  const sk = Buffer.alloc(64);
+  sodium.crypto_sign_keypair(pk, sk);
+  const msg = signable(5, Buffer.from('hi'));
+  const sig = Buffer.alloc(64);
+  sodium.crypto_sign_detached(sig, msg, sk);
+  assert.equal(verifyBep44(sig, msg, pk), true);
+  assert.equal(verifyBep44(sig, signable(6, Buffer.from('hi')), pk), false);
+  assert.equal(verifyBep44(sig.subarray(1), msg, pk), false);
+  assert.equal(verifyBep44(sig, msg, pk.subarray(1)), false);
 });

@@ -2,6 +2,8 @@
 // cache learns answering nodes and their RTTs, time-outs follow measured RTTs, walks start from the cache.
 // Each: the pin (SHA-256 of the library source it leans on; the same pins are in library-adapter.test.ts)
 // and the behaviour, on the real libraries over loopback sockets.
+// At the end, boundQueryQueue's bounds on a whole DhtNode: at most 256 queries queued, pings at most 8 of
+// the 16 slots, and a refused upkeep ping drops no live node.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -12,7 +14,10 @@ import { encodePeer } from '../../../src/dht/compact.js';
 import { ExternalAddress } from '../../../src/dht/external-address.js';
 import { DEFAULT_ITEM_LIMITS, ItemStore } from '../../../src/dht/item-store.js';
 import { createDhtLibrary, OVERRIDES, type AdapterHost, type DhtLibrary } from '../../../src/dht/library-adapter.js';
+import { DhtNode } from '../../../src/dht/node.js';
 import { PeerStore } from '../../../src/dht/peer-store.js';
+import { silentLogger } from '../../../src/log.js';
+import { twoLinkedNodes } from '../../helpers/dht-nodes.js';
 import { KrpcPeer } from '../../helpers/krpc-peer.js';
 
 const LOCAL = '127.0.0.1';
@@ -138,4 +143,43 @@ test('youngestWalkFirst: slots freed while an older walk still has nodes to ask 
   lib.slots.waiting.set(1000, true);
   assert.equal(lib.slots.yields(999, false), false);
   assert.equal(lib.slots.yields(999, true), true);
+});
+
+// ---------------------------------------------------------------- boundQueryQueue: queued queries, the pings' share
+
+test('DHT: pings never take more than half of the query slots, so a search is not starved', { timeout: 20_000 }, async (t) => {
+  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1 });
+  await node.start();
+  t.after(() => node.stop());
+  // 1000 pings to an address where nothing answers (each would wait 2 s for its time-out)
+  for (let i = 0; i < 1000; i++) node.ping({ host: '127.0.0.1', port: 9 });
+  assert.ok(node.stats().queued <= 8, `${node.stats().queued} queries queued`);
+  assert.ok(node.droppedQueries >= 990, `${node.droppedQueries} pings refused`);
+  const t0 = performance.now();
+  await node.search(Buffer.alloc(20, 7), () => undefined, AbortSignal.timeout(10_000));
+  assert.ok(performance.now() - t0 < 1000, `the search took ${Math.round(performance.now() - t0)} ms`);
+});
+
+test('DHT: a ping refused for want of slots does not make bucket upkeep drop a live node', { timeout: 20_000 }, async (t) => {
+  const { a, peerOfA } = await twoLinkedNodes(t, {});
+  assert.ok(peerOfA(), 'b joined a');
+  // every ping slot taken by pings that will time out, then the library checks its table
+  for (let i = 0; i < 20; i++) a.ping({ host: '127.0.0.1', port: 9 });
+  const refusedBefore = a.droppedQueries;
+  (a as unknown as { lib: { dht: { _pingAll(cb: () => void): void } } }).lib.dht._pingAll(() => undefined);
+  await sleep(100);
+  assert.ok(a.droppedQueries > refusedBefore, 'the upkeep ping was refused');
+  assert.ok(peerOfA(), 'b is still in the routing table of a');
+});
+
+test('DHT: at most 256 queries wait in the queue; the rest fail at once', { timeout: 20_000 }, async (t) => {
+  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1 });
+  await node.start();
+  t.after(() => node.stop());
+  const rpc = (node as unknown as { lib: { rpc: { query(peer: unknown, message: unknown, cb: (err: Error | null) => void): void } } }).lib.rpc;
+  let failed = 0;
+  for (let i = 0; i < 1000; i++) rpc.query({ host: '127.0.0.1', port: 9 }, { q: 'get_peers', a: { info_hash: Buffer.alloc(20, 1) } }, (err) => void (err && failed++));
+  await sleep(50);
+  assert.equal(node.stats().queued, 256);
+  assert.equal(failed, 1000 - 256 - 16, '16 in flight, 256 queued, the rest refused');
 });

@@ -4,11 +4,13 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import bencode from 'bencode';
+import sodium from 'sodium-native';
 import { encodePeer } from '../../../src/dht/compact.js';
 import { routingSlot } from '../../../src/dht/library-adapter.js';
 import { DhtNode } from '../../../src/dht/node.js';
 import type { PeerAddress } from '../../../src/types.js';
 import { silentLogger } from '../../../src/log.js';
+import { encodeDnsPacket, signPacket, targetOf } from '../../../src/pkarr/packet.js';
 
 const storage = { maxAgeMs: 60_000, maxTotal: 100, maxPerId: 10 };
 
@@ -206,4 +208,80 @@ test('routing table: one node per public address (IPv6: per /64); LAN, loopback 
   dht.removeNode(Buffer.from(node.routingNodes().find((n) => n.address === '192.0.2.1')!.id, 'hex'));
   addContacts(node, ['192.0.2.1']);
   assert.equal(node.routingNodes().filter((n) => n.address === '192.0.2.1').length, 1);
+});
+
+// ---------------------------------------------------------------- bounds: the blacklist
+
+test('blacklist: at most 1024 addresses', async (t) => {
+  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1 });
+  await node.start();
+  t.after(() => node.stop());
+  let accepted = 0;
+  for (let i = 0; i < 1100; i++) if (node.block(`10.9.${i >> 8}.${i & 255}`)) accepted++;
+  assert.equal(accepted, 1024);
+  assert.equal(node.blockedAddresses().length, 1024);
+  assert.equal(node.block('10.9.0.1'), true, 'an address already listed is fine');
+});
+
+// ---------------------------------------------------------------- BEP 44 and BEP 42 between two nodes
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function pair(t: { after(fn: () => Promise<void>): void }): Promise<[DhtNode, DhtNode]> {
+  const a = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage, maxSearches: 8 });
+  const b = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage, maxSearches: 8 });
+  await a.start();
+  await b.start();
+  t.after(async () => {
+    await a.stop();
+    await b.stop();
+  });
+  a.ping({ host: '127.0.0.1', port: b.boundPort() });
+  for (let i = 0; i < 40 && a.nodeCount() === 0; i++) await sleep(50);
+  assert.equal(a.nodeCount(), 1);
+  return [a, b];
+}
+
+test('BEP 44 between two nodes: put stores on the other, get finds it; bad signature, older seq refused', async (t) => {
+  const [a, b] = await pair(t);
+  const pk = Buffer.alloc(32);
+  const sk = Buffer.alloc(64);
+  sodium.crypto_sign_keypair(pk, sk);
+  const target = targetOf(pk);
+  const v = encodeDnsPacket([{ type: 'TXT', name: 'x', ttl: 60, class: 'IN', data: ['one'] }]);
+  const signed = (seq: number, data = v) => {
+    const s = signPacket(sk, data, seq);
+    return { k: s.publicKey, seq, sig: s.signature, v: s.v };
+  };
+
+  assert.equal(await a.putMutable(signed(10), target), 1);
+  assert.equal(b.items.get(target.toString('hex'))?.seq, 10);
+
+  const seen: number[] = [];
+  await a.getMutable(target, (i) => seen.push(i.seq), new AbortController().signal);
+  assert.deepEqual(seen, [10]);
+
+  // the very same item again: the holder keeps it and says so (the library alone would answer 302)
+  assert.equal(await a.putMutable(signed(10), target), 1);
+  // another packet under the same seq, or an older seq: 302
+  const other = encodeDnsPacket([{ type: 'TXT', name: 'x', ttl: 60, class: 'IN', data: ['two'] }]);
+  await assert.rejects(a.putMutable(signed(10, other), target), (err: Error & { code?: unknown }) => err.code === 302);
+  await assert.rejects(a.putMutable(signed(9), target), (err: Error & { code?: unknown }) => err.code === 302);
+  // a forged signature: not stored (the holder stays silent, so the put times out)
+  const forged = signed(11);
+  forged.sig = Buffer.from(forged.sig);
+  forged.sig[0]! ^= 0xff;
+  await assert.rejects(a.putMutable(forged, target));
+  assert.equal(b.items.get(target.toString('hex'))?.seq, 10);
+  // a newer one replaces it
+  assert.equal(await a.putMutable(signed(12), target), 1);
+  assert.equal(b.items.get(target.toString('hex'))?.seq, 12);
+});
+
+test('BEP 42: replies carry the asker\'s address, so each node learns its own', async (t) => {
+  const [a, b] = await pair(t);
+  b.ping({ host: '127.0.0.1', port: a.boundPort() });
+  for (let i = 0; i < 40 && (a.external.address === null || b.external.address === null); i++) await sleep(50);
+  assert.equal(a.external.address, '127.0.0.1');
+  assert.equal(b.external.address, '127.0.0.1');
 });

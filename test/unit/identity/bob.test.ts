@@ -1,16 +1,17 @@
 // KadNode 2.x bob keys and names against what the real KadNode 2.4.2 produced (test/helpers/kadnode2-fixtures.ts).
 import assert from 'node:assert/strict';
-import { createPrivateKey, generateKeyPairSync, sign as hashingSign } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign as hashingSign } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { before, test, type TestContext } from 'node:test';
 import {
   bobId,
   BobKeyError,
   decodeBobName,
   encodeBobName,
   isBobKey,
+  loadBobCurve,
   parseBobKeyPem,
   readBobKeyFile,
   signBobChallenge,
@@ -27,6 +28,9 @@ function tempDir(t: TestContext): string {
   return dir;
 }
 
+// signing and verifying need the lazily loaded curve code; names and key files never do
+before(() => loadBobCurve());
+
 const signatureOf = (replyPacket: Buffer): Buffer => replyPacket.subarray(3);
 
 /** An exported P-256 key whose public Y is odd (about every second key). */
@@ -39,6 +43,22 @@ function oddYPem(): string {
 }
 
 // ---------------------------------------------------------------- names
+
+test('point checks (node crypto) agree with @noble/curves on random X, valid or not', async () => {
+  const { p256 } = await import('@noble/curves/nist.js');
+  let valid = 0;
+  for (let i = 0; i < 200; i++) {
+    const x = randomBytes(32);
+    const noble = p256.utils.isValidPublicKey(Buffer.concat([Buffer.of(2), x]), true);
+    assert.equal(isBobKey(x), noble, x.toString('hex'));
+    if (noble) valid++;
+  }
+  assert.ok(valid > 50 && valid < 150, `about half of all X are on the curve (${valid} of 200)`);
+  for (const x of [Buffer.alloc(32), Buffer.alloc(32, 0xff), Buffer.from('ffffffff00000001000000000000000000000000ffffffffffffffffffffffff', 'hex')]) {
+    assert.equal(isBobKey(x), p256.utils.isValidPublicKey(Buffer.concat([Buffer.of(2), x]), true), `edge ${x.toString('hex')}`);
+  }
+  assert.equal(isBobKey(Buffer.alloc(32, 0xff)), false, 'X above the field prime');
+});
 
 test('key files of KadNode 2.4.2 load and give exactly the names it printed', (t) => {
   const dir = tempDir(t);

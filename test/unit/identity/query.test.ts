@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { KeyRing } from '../../../src/identity/patterns.js';
 import { hasTld, identify, QueryError, sanitizeQuery } from '../../../src/identity/query.js';
+import { NODE1_ID, PK, PK_ID, PK_Z32, SEED, SK } from '../../helpers/key-vectors.js';
 
 test('sanitize strips the TLD and lowercases', () => {
   assert.equal(sanitizeQuery('Foo.P2P', '.p2p'), 'foo');
@@ -37,4 +39,29 @@ test('empty and overlong names are refused', () => {
   assert.throws(() => identify('.p2p', '.p2p'), QueryError);
   assert.throws(() => identify('', '.p2p'), QueryError);
   assert.throws(() => identify('a'.repeat(600), '.p2p'), QueryError);
+});
+
+test('the four identifier types', () => {
+  const keys = new KeyRing();
+  keys.addPublicKey(`node1.p2p:${PK}`, '.p2p');
+  assert.equal(identify(`${'ab'.repeat(20)}.p2p`, '.p2p', keys).kind, 'raw');
+  const byHex = identify(`${PK}.p2p`, '.p2p', keys);
+  assert.equal(byHex.kind, 'pkey');
+  assert.equal(byHex.id.toString('hex'), PK_ID);
+  assert.equal(byHex.publicKey!.toString('hex'), PK);
+  const byZ32 = identify(`${PK_Z32}.p2p`, '.p2p', keys);
+  assert.deepEqual([byZ32.kind, byZ32.id, byZ32.publicKey], [byHex.kind, byHex.id, byHex.publicKey]);
+  assert.equal(identify(`${PK.toUpperCase()}.P2P`, '.p2p').id.toString('hex'), PK_ID);
+  const pattern = identify('Node1.p2p', '.p2p', keys);
+  assert.equal(pattern.kind, 'pattern');
+  assert.equal(pattern.id.toString('hex'), NODE1_ID);
+  assert.equal(identify('node2.p2p', '.p2p', keys).kind, 'plain');
+
+  const announce = identify(`${SK}.p2p`, '.p2p', keys, 'announce');
+  assert.equal(announce.kind, 'skey');
+  assert.equal(announce.id.toString('hex'), PK_ID);
+  assert.equal(announce.secretKey!.toString('hex'), SK);
+  assert.ok(!announce.name.includes(SEED), 'the name of a secret-key value never holds the key');
+  assert.throws(() => identify(`${PK}.p2p`, '.p2p', keys, 'announce'), QueryError);
+  assert.equal(identify(`${SK}.p2p`, '.p2p', keys, 'lookup').kind, 'plain', 'a secret key is no lookup');
 });

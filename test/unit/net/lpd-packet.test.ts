@@ -23,7 +23,7 @@ test('KadNode 2.x: anything else starting with DHT is refused with a reason', ()
 });
 
 test('the two forms stay apart: a BT-SEARCH packet never reads as a 2.x one', () => {
-  const bt = formatLpdPacket({ group: '239.192.152.143', family: 4, lpdPort: 6771, port: 6881 });
+  const bt = formatLpdPacket({ group: '239.192.152.143', lpdPort: 6771, port: 6881 });
   assert.equal(parseLpdPacket(bt).format, undefined);
   // KadNode 2.x reads at most 15 bytes: our BT-SEARCH packet's first 15 do not start with "DHT "
   assert.ok(!bt.subarray(0, 15).toString('latin1').startsWith('DHT '));

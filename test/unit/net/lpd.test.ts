@@ -31,17 +31,17 @@ const rejects = (text: string | Buffer, why: RegExp): void => {
 
 test('format: the KadNode 1.x packet plus a cookie, IPv4 and IPv6 Host', () => {
   assert.equal(
-    formatLpdPacket({ group: GROUP4, family: 4, lpdPort: 6771, port: 6881, cookie: 'c00c1e' }).toString('latin1'),
+    formatLpdPacket({ group: GROUP4, lpdPort: 6771, port: 6881, cookie: 'c00c1e' }).toString('latin1'),
     `BT-SEARCH * HTTP/1.0\r\nHost: ${GROUP4}:6771\r\nPort: 6881\r\nInfohash: ${'0'.repeat(40)}\r\ncookie: c00c1e\r\n\r\n\r\n`,
   );
   assert.equal(
-    formatLpdPacket({ group: GROUP6, family: 6, lpdPort: 6771, port: 1 }).toString('latin1'),
+    formatLpdPacket({ group: GROUP6, lpdPort: 6771, port: 1 }).toString('latin1'),
     `BT-SEARCH * HTTP/1.0\r\nHost: [${GROUP6}]:6771\r\nPort: 1\r\nInfohash: ${'0'.repeat(40)}\r\n\r\n\r\n`,
   );
 });
 
 test('format → parse round trip', () => {
-  const buf = formatLpdPacket({ group: GROUP6, family: 6, lpdPort: 7000, port: 65535, cookie: 'abc', infohash: HASH });
+  const buf = formatLpdPacket({ group: GROUP6, lpdPort: 7000, port: 65535, cookie: 'abc', infohash: HASH });
   assert.deepEqual(parseLpdPacket(buf), { port: 65535, infohashes: [HASH.toLowerCase()], cookie: 'abc', host: `[${GROUP6}]:7000` });
 });
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HostPort } from '../../../src/dht/node.js';
 import { silentLogger } from '../../../src/log.js';
-import { MAX_PEER_FILE_BYTES, PeerFileService, readPeerFile, writeFileAtomic, type PeerFileDht } from '../../../src/net/peerfile.js';
+import { MAX_PEER_FILE_BYTES, parsePeerLines, PeerFileService, readPeerFile, writeFileAtomic, type PeerFileDht } from '../../../src/net/peerfile.js';
 import { buildConfig, ConfigError } from '../../../src/config.js';
 import { createLogger } from '../../../src/log.js';
 
@@ -135,3 +135,74 @@ test('reading: a file swapped for a device later is not read (a warning); the si
   assert.match(lines[0]!, /Cannot read peer file '\/dev\/zero': it is a character device, not a regular file/);
   assert.match(lines[1]!, /Cannot read peer file '.*big.txt': larger than 1024 KiB/);
 });
+
+test('peer file: at most 1000 peers are read, lines over 255 characters are refused with a warning', () => {
+  const lines: string[] = [];
+  const log = createLogger('debug', (l) => lines.push(l));
+  const hosts = Array.from({ length: 1100 }, (_, i) => `10.201.${i >> 8}.${i & 255}:6881`);
+  const peers = parsePeerLines(hosts.join('\n'), 'peers.txt', log);
+  assert.equal(peers.length, 1000);
+  assert.deepEqual(peers.at(-1), { host: '10.201.3.231', port: 6881 });
+  const longest = `${'a'.repeat(250)}:6881`; // 255 characters
+  assert.deepEqual(parsePeerLines(`${longest}\na${longest}\n`, 'peers.txt', log), [{ host: 'a'.repeat(250), port: 6881 }]);
+  assert.ok(lines.some((l) => /peers\.txt:2: line too long/.test(l)), lines.join('\n'));
+});
+
+// ---------------------------------------------------------------- writeFileAtomic under kill -9
+
+// A child rewrites a large file with writeFileAtomic in a loop and dies at random moments;
+// the file must always hold one whole version. (A plain fs.writeFile in the same loop leaves torn files.)
+
+const SIZE = 4 * 1024 * 1024;
+const moduleUrl = new URL('../../../src/net/peerfile.js', import.meta.url).href;
+
+function writerScript(path: string, plain: boolean): string {
+  return `
+    import { writeFileSync } from 'node:fs';
+    import { writeFileAtomic } from ${JSON.stringify(moduleUrl)};
+    const versions = ['a', 'b', 'c'].map((c) => c.repeat(${SIZE}));
+    for (let i = 0; ; i++) {
+      const content = versions[i % 3];
+      if (${plain}) writeFileSync(${JSON.stringify(path)}, content);
+      else await writeFileAtomic(${JSON.stringify(path)}, content);
+      if (i === 0) process.stdout.write('go\\n');
+    }`;
+}
+
+async function tornFiles(path: string, plain: boolean, rounds: number): Promise<number> {
+  let torn = 0;
+  for (let round = 0; round < rounds; round++) {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', writerScript(path, plain)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`writer exited ${code}`)));
+    });
+    await new Promise((r) => setTimeout(r, 5 + Math.floor(Math.random() * 60)));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const content = readFileSync(path, 'latin1');
+    const whole = content.length === SIZE && /^(a+|b+|c+)$/.test(content);
+    if (!whole) torn++;
+  }
+  return torn;
+}
+
+test('kill -9 during writeFileAtomic never leaves a torn file', { timeout: 120_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kadnode-atomic-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'peers.txt');
+  writeFileSync(path, 'a'.repeat(SIZE));
+  assert.equal(await tornFiles(path, false, 20), 0);
+});
+
+// Shows the test has teeth: the same loop with a plain write tears the file.
+test('control: a plain write in the same loop does tear the file', { timeout: 120_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kadnode-atomic-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'peers.txt');
+  writeFileSync(path, 'a'.repeat(SIZE));
+  const torn = await tornFiles(path, true, 20);
+  t.diagnostic(`plain writes: ${torn} of 20 kills left a torn file`);
+  assert.ok(torn > 0, 'expected at least one torn file from plain writes');
+});
+

@@ -1,6 +1,7 @@
 // The web interface refuses the routes that change the daemon (/announce, /blacklist, relay PUT) to
 // requests a web page made a browser send, and serves them to command-line clients and typed URLs; it
 // serves no route to a Host that is not its own (DNS rebinding). The rules: surfaces/web-origin.test.ts.
+// Its bounds (connections, idle and slow clients) are at the end.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
@@ -8,6 +9,7 @@ import { test } from 'node:test';
 import type { CommandTable } from '../../../src/commands.js';
 import { silentLogger } from '../../../src/log.js';
 import { WebSurface } from '../../../src/surfaces/web.js';
+import { echoCommands, rawClient } from '../../helpers/line-surface.js';
 import type { PkarrRelay } from '../../../src/pkarr/relay.js';
 
 function get(port: number, path: string, headers: Record<string, string>): Promise<number> {
@@ -88,4 +90,55 @@ test('web: a Host that is not ours gets 421 on every route (DoH and relay too) a
   assert.match(await raw(port, request(`PUT /${z32}`, `127.0.0.1:${port}`, 'Sec-Fetch-Site: cross-site\r\nContent-Length: 0\r\n')), /^HTTP\/1\.1 403 /);
   assert.match(await raw(port, request(`PUT /${z32}`, `127.0.0.1:${port}`, 'Origin: http://app.example\r\nContent-Length: 0\r\n')), /^HTTP\/1\.1 403 /);
   assert.deepEqual(ran, ['status', 'status', 'get'], 'neither the announce nor any PUT ran, not even the PUT rate limit');
+});
+
+// ---------------------------------------------------------------- bounds: connections, idle and slow clients
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('web interface: 64 connections; when full a newcomer evicts the one idle the longest; idle ones are closed within about 12 s', { timeout: 40_000 }, async (t) => {
+  const web = new WebSurface(echoCommands, silentLogger, { port: 0, addresses: ['127.0.0.1'] });
+  await web.start();
+  t.after(() => web.stop());
+  const port = web.ports()[0]!;
+  const idle = Array.from({ length: 64 }, () => rawClient(port));
+  await sleep(300);
+  const get = async (): Promise<string> => {
+    const c = rawClient(port, 'GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    await Promise.race([c.closed, sleep(1500)]);
+    c.socket.destroy();
+    return c.reply();
+  };
+  assert.match(await get(), /^HTTP\/1\.1 200 OK/, 'the 65th connection is served');
+  assert.equal(await Promise.race([idle[0]!.closed.then(() => 'closed'), sleep(1000).then(() => 'open')]), 'closed', 'the one idle the longest made room');
+  const t0 = performance.now();
+  await Promise.all(idle.map((c) => Promise.race([c.closed, sleep(20_000)])));
+  const ms = performance.now() - t0;
+  for (const c of idle) c.socket.destroy();
+  assert.ok(ms < 15_000, `idle connections closed after ${Math.round(ms)} ms`);
+  await sleep(100);
+  assert.match(await get(), /^HTTP\/1\.1 200 OK/);
+});
+
+test('web interface: a kept-alive connection is closed 5 s after its answer; headers sent a byte a second, at 10 s', { timeout: 40_000 }, async (t) => {
+  const web = new WebSurface(echoCommands, silentLogger, { port: 0, addresses: ['127.0.0.1'] });
+  await web.start();
+  t.after(() => web.stop());
+  const port = web.ports()[0]!;
+  const t0 = performance.now();
+  const kept = rawClient(port, 'GET /status HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  // never idle, never done: one byte of a header every second
+  const trickle = rawClient(port, 'GET /status HTTP/1.1\r\nX-Slow: ');
+  const drip = setInterval(() => trickle.socket.write('a'), 1000);
+  t.after(() => {
+    clearInterval(drip);
+    kept.socket.destroy();
+    trickle.socket.destroy();
+  });
+  const keptMs = await Promise.race([kept.closed.then(() => performance.now() - t0), sleep(15_000).then(() => Infinity)]);
+  assert.match(kept.reply(), /^HTTP\/1\.1 200 OK/);
+  assert.ok(keptMs >= 4_500 && keptMs < 9_000, `kept-alive connection closed after ${Math.round(keptMs)} ms`);
+  const trickleMs = await Promise.race([trickle.closed.then(() => performance.now() - t0), sleep(20_000).then(() => Infinity)]);
+  clearInterval(drip);
+  assert.ok(trickleMs >= 9_500 && trickleMs < 15_000, `trickling headers cut off after ${Math.round(trickleMs)} ms`);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PerSecondBudget, Tally } from '../../../src/util/per-second-budget.js';
+import { PerSecondBudget } from '../../../src/util/per-second-budget.js';
 
 test('per source, in all and per counted source, renewed every second', () => {
   let clock = 10_000;
@@ -14,14 +14,4 @@ test('per source, in all and per counted source, renewed every second', () => {
   assert.equal(take('g', 1), 0, 'no more sources counted this second');
   clock += 1000;
   assert.equal(take('g', 1), 1, 'a new second');
-});
-
-test('a tally forgets a key at zero', () => {
-  const t = new Tally();
-  t.add('x', 2);
-  t.add('x', -1);
-  assert.equal(t.count('x'), 1);
-  t.add('x', -1);
-  assert.equal(t.has('x'), false);
-  assert.equal(t.count('y'), 0);
 });

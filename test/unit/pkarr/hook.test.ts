@@ -1,20 +1,20 @@
-// The resolver's pkarr step (src/pkarr/hook.ts + src/resolver.ts) with a scripted DHT, and the DNS
-// answers built from a packet's records (src/surfaces/dns-message.ts).
+// The pkarr hook (src/pkarr/hook.ts) through the resolver's pkarr step (src/chain/pkarr-step.ts) with a
+// scripted DHT, the DNS answers built from a packet's records (src/surfaces/dns-message.ts), and the
+// hook's bounds. The names of keys: names.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import type { Answer } from 'dns-packet';
 import sodium from 'sodium-native';
-import type { MutableItem } from '../../src/dht/item-store.js';
-import { ScriptedSearcher } from '../helpers/scripted-searcher.js';
-import { encodeZ32Key } from '../../src/identity/keys.js';
-import { silentLogger } from '../../src/log.js';
-import { DEFAULT_PKARR_OPTIONS, PkarrHook, type ItemSource } from '../../src/pkarr/hook.js';
-import { pkarrName } from '../../src/pkarr/names.js';
-import { encodeDnsPacket, signPacket } from '../../src/pkarr/packet.js';
-import { DEFAULT_RESOLVER_OPTIONS, Resolver } from '../../src/resolver.js';
-import { buildResponse, parseQuery, type DnsQuery } from '../../src/surfaces/dns-message.js';
-import type { PeerAddress } from '../../src/types.js';
+import type { MutableItem } from '../../../src/dht/item-store.js';
+import { ScriptedSearcher } from '../../helpers/scripted-searcher.js';
+import { encodeZ32Key } from '../../../src/identity/keys.js';
+import { silentLogger } from '../../../src/log.js';
+import { DEFAULT_PKARR_OPTIONS, PkarrHook, type ItemSource } from '../../../src/pkarr/hook.js';
+import { checkItem, encodeDnsPacket, signPacket } from '../../../src/pkarr/packet.js';
+import { DEFAULT_RESOLVER_OPTIONS, Resolver } from '../../../src/resolver.js';
+import { buildResponse, parseQuery, type DnsQuery } from '../../../src/surfaces/dns-message.js';
+import type { PeerAddress } from '../../../src/types.js';
 
 const pk = Buffer.alloc(32);
 const sk = Buffer.alloc(64);
@@ -59,17 +59,6 @@ function setup() {
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 20));
-
-test('names: <z32>, foo.<z32>, and both under the TLD; others are not public-key names', () => {
-  assert.deepEqual(pkarrName(`${Z32}.p2p`, '.p2p'), { publicKey: pk, z32: Z32, sub: '', origin: `${Z32}.p2p`, name: `${Z32}.p2p` });
-  assert.equal(pkarrName(`Foo.${Z32}.P2P.`, '.p2p')?.sub, 'foo');
-  assert.equal(pkarrName(`foo.${Z32}`, '.p2p')?.origin, Z32);
-  assert.equal(pkarrName(`a.b.${Z32}`, '.p2p')?.sub, 'a.b');
-  assert.equal(pkarrName(`${Z32}.example.com`, '.p2p'), null);
-  assert.equal(pkarrName('foo.p2p', '.p2p'), null);
-  assert.equal(pkarrName(`${Z32.slice(0, 51)}.p2p`, '.p2p'), null, '51 characters are not a key');
-  assert.equal(pkarrName(`..${Z32}`, '.p2p'), null);
-});
 
 test('a packet from the DHT answers every name of the key, TTLs clamped to 30 s .. 1 day', async () => {
   const { items, hook, resolver } = setup();
@@ -186,4 +175,33 @@ test('DNS answers from records: the asked type after its CNAMEs, SRV targets as 
   assert.equal(txt.answers?.length, 0);
   assert.equal(txt.authorities?.[0]?.type, 'SOA');
   assert.equal(txt.authorities?.[0]?.name, `${Z32}.p2p`);
+});
+
+// ---------------------------------------------------------------- bounds: cached packets, lookups at once
+
+test('PKARR: at most 1024 packets cached (least recently used go first), 64 lookups at once (beyond: busy)', async () => {
+  const never: ItemSource = { getMutable: (_t, _on, signal) => new Promise<void>((r) => signal.addEventListener('abort', () => r())) };
+  const hook = new PkarrHook({ dht: never, log: silentLogger }, DEFAULT_PKARR_OPTIONS);
+  const keys: Buffer[] = [];
+  for (let i = 0; i < 1030; i++) {
+    const pk = Buffer.alloc(32);
+    const sk = Buffer.alloc(64);
+    sodium.crypto_sign_keypair(pk, sk);
+    keys.push(pk);
+    const s = signPacket(sk, encodeDnsPacket([{ type: 'A', name: '.', ttl: 300, class: 'IN', data: '192.0.2.1' }]), 1);
+    hook.accept(checkItem({ k: s.publicKey, seq: 1, sig: s.signature, v: s.v }));
+  }
+  assert.equal(hook.stats().cached, 1024);
+  assert.equal(hook.cached(keys[0]!), undefined, 'the oldest went first');
+  assert.ok(hook.cached(keys[1029]!));
+  const unknown = Array.from({ length: 65 }, () => {
+    const pk = Buffer.alloc(32);
+    sodium.randombytes_buf(pk);
+    return pk;
+  });
+  const results = unknown.map((pk) => hook.lookup(pk, 200));
+  assert.equal(hook.stats().lookups, 64);
+  assert.deepEqual(await results[64], { status: 'busy' });
+  assert.deepEqual(await results[0], { status: 'timeout' });
+  hook.stop();
 });
