@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import bencode from 'bencode';
 import fc from 'fast-check';
 import { pingReply } from '../../helpers/krpc-ping.js';
@@ -52,8 +52,9 @@ test('the guard rejects structural junk', () => {
   assert.notEqual(checkKrpc(enc({ t, y: 'z' })), null);
 });
 
-test('a live node survives crashers and random junk, and still answers', { timeout: 15_000 }, async (t) => {
-  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 100, maxPerId: 10 }, maxSearches: 8 });
+/** A node on loopback and a client socket to attack it from, both closed when the test ends. */
+async function liveNode(t: TestContext, maxTotal: number, maxSearches: number) {
+  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal, maxPerId: 10 }, maxSearches });
   await node.start();
   const client = dgram.createSocket('udp4');
   t.after(async () => {
@@ -61,7 +62,11 @@ test('a live node survives crashers and random junk, and still answers', { timeo
     await node.stop();
   });
   await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
-  const port = node.boundPort();
+  return { node, client, port: node.boundPort() };
+}
+
+test('a live node survives crashers and random junk, and still answers', { timeout: 15_000 }, async (t) => {
+  const { node, client, port } = await liveNode(t, 100, 8);
   const send = (b: Buffer) => new Promise<void>((resolve) => client.send(b, port, '127.0.0.1', () => resolve()));
   for (const packet of Object.values(CRASHERS)) await send(packet);
   for (let i = 0; i < 300; i++) {
@@ -106,15 +111,7 @@ test('isBencode accepts every encoded value, and whatever it accepts decodes', (
 });
 
 test('a live node survives the 16-byte packet and still answers', { timeout: 15_000 }, async (t) => {
-  const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1 });
-  await node.start();
-  const client = dgram.createSocket('udp4');
-  t.after(async () => {
-    client.close();
-    await node.stop();
-  });
-  await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
-  const port = node.boundPort();
+  const { node, client, port } = await liveNode(t, 10, 1);
   for (let i = 0; i < 20; i++) client.send(LOOPS, port, '127.0.0.1');
   assert.ok(await pingReply(client, port, Buffer.alloc(20, 3)), 'the node answers a ping');
   assert.ok(node.socket.counters.rejected >= 20);
