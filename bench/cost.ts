@@ -25,7 +25,7 @@ const OWN = 'cost-own.p2p';
 
 // what a daemon at rest has loaded (sodium-native, @noble/curves, fast-xml-parser, yargs and prom-client
 // load on first need: test/e2e/idle-footprint.test.ts)
-const MODULE_STEPS = ['node:dgram', 'bencode', 'dns-packet', 'z32', 'bittorrent-dht', 'yargs-parser', './dist/src/daemon.js'];
+const MODULE_STEPS = ['node:dgram', 'bencode', 'dns-packet', 'z32', 'bittorrent-dht', './dist/src/daemon.js', './dist/src/cli/argv.js'];
 
 /** RSS and heap of one node process after importing each module in turn (the kadnode cli entry is not run). */
 async function moduleRss(): Promise<Array<{ step: string; rssMB: number; heapMB: number }>> {

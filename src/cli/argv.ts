@@ -1,12 +1,12 @@
 // The daemon's command line → RawOptions, from the option table (src/options.ts).
 //
 // yargs builds `--help`, `--version` and every usage error. The plain case, a daemon started with valid
-// options (every boot of a router), is parsed by yargs-parser, the parser yargs itself runs, given the
-// same option types and configuration: yargs loads cliui and string-width (with an ICU word segmenter),
-// ~8 MB of resident memory kept for the life of the process; yargs-parser costs ~1.5 MB. Whenever
-// yargs-parser's result is anything but known options with their values, yargs parses the same argv and
-// says what is wrong. test/unit/cli/argv.test.ts holds the two to the same result.
-import yargsParser from 'yargs-parser';
+// options (every boot of a router), is read by node's own util.parseArgs: yargs loads cliui and
+// string-width (with an ICU word segmenter), ~8 MB of resident memory kept for the life of the process,
+// and even its parser alone is ~0.5 MB. Whenever parseArgs finds anything but known options with their
+// values, yargs parses the same argv and says what is wrong. test/unit/cli/argv.test.ts holds the two to
+// the same result.
+import { parseArgs as nodeParseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
 import { helpText, OPTION_BY_NAME, OPTIONS, type RawOptions } from '../options.js';
 import { VERSION_LINE } from '../version.js';
@@ -15,27 +15,24 @@ const PARSER_CONFIGURATION = { 'camel-case-expansion': false, 'duplicate-argumen
 
 type Parsed = Record<string, unknown> & { _: Array<string | number> };
 
-/** The options yargs is given and what it hands to yargs-parser for them (requiresArg is nargs 1). */
-function parserOptions(): yargsParser.Options {
-  const values = OPTIONS.filter((o) => o.value);
-  return {
-    configuration: PARSER_CONFIGURATION,
-    string: values.map((o) => o.name),
-    array: values.filter((o) => o.repeatable).map((o) => o.name),
-    boolean: [...OPTIONS.filter((o) => !o.value).map((o) => o.name), 'help', 'version'],
-    narg: Object.fromEntries(values.map((o) => [o.name, 1])),
-    alias: { help: ['h'], version: ['v'] },
-  };
-}
+// every option may be given twice here: parseArgs() below refuses it, as for yargs' result
+const NODE_OPTIONS = Object.fromEntries(OPTIONS.map((o) => [o.name, { type: o.value ? ('string' as const) : ('boolean' as const), multiple: true }]));
 
-/** yargs-parser alone: the options, or null when yargs has to speak (help, version, any error or unknown). */
+/** node's parseArgs alone, in yargs' shape: the options, or null when yargs has to speak (help, version, any error or unknown). */
 export function quickParse(argv: readonly string[]): Parsed | null {
-  const { argv: parsed, error } = yargsParser.detailed([...argv], parserOptions());
-  if (error || parsed._.length > 0) return null;
-  for (const key of Object.keys(parsed)) {
-    if (key !== '_' && !OPTION_BY_NAME.has(key)) return null;
+  let values: Record<string, Array<string | boolean> | undefined>;
+  try {
+    values = nodeParseArgs({ args: [...argv], options: NODE_OPTIONS, strict: true, allowPositionals: false }).values as typeof values;
+  } catch {
+    return null;
   }
-  return parsed as Parsed;
+  const parsed: Parsed = { _: [] };
+  for (const [name, given] of Object.entries(values)) {
+    const spec = OPTION_BY_NAME.get(name);
+    if (!spec || !given) continue;
+    parsed[name] = spec.repeatable || given.length > 1 ? given : given[0];
+  }
+  return parsed;
 }
 
 /** yargs: prints help or the version and exits, or throws the UsageError it reports. */

@@ -3,7 +3,6 @@
 //
 // Every failure before the daemon runs is one line on stderr (`kadnode: ...`) and exit code 1, with
 // nothing left started: no socket, no pid file, no detached child.
-import { setFlagsFromString } from 'node:v8';
 import { buildConfig, type Config } from '../config.js';
 import { mergeOptions, readConfigFile } from '../config-file.js';
 import { Daemon } from '../daemon.js';
@@ -13,6 +12,7 @@ import { OperatorError, UsageError } from '../errors.js';
 import { createLogger, createSyslogSink, type Logger } from '../log.js';
 import type { RawOptions } from '../options.js';
 import { parseArgs } from './argv.js';
+import { OptimizerSwitch } from './optimizer.js';
 import {
   checkPidFile,
   checkUserSwitch,
@@ -55,17 +55,6 @@ function createBobKeyFile(path: string): void {
 /** The message to print for an error, or undefined for a bug (printed with its stack). */
 function operatorMessage(err: unknown): string | undefined {
   return err instanceof OperatorError ? err.message : undefined;
-}
-
-/**
- * bin/kadnode starts node without its optimizing compiler (see there): module loading and start-up are a
- * burst of short-lived hot code whose optimization costs ~10 MB of resident memory for nothing. Once the
- * daemon runs, hot paths (DNS under load) get optimized again, unless node itself was told otherwise.
- */
-function enableOptimizer(): void {
-  const nodeFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (nodeFlags.some((f) => /^--(no-opt|jitless|lite-mode)\b/.test(f))) return;
-  setFlagsFromString('--opt');
 }
 
 /** Runs the daemon in this process (foreground, or the detached child); resolves once it is ready. */
@@ -154,7 +143,7 @@ async function runDaemon(config: Config, detached: boolean): Promise<void> {
     cleanupPidFile();
     return fatal(operatorMessage(err) ?? (err as Error).message);
   }
-  enableOptimizer();
+  new OptimizerSwitch().start();
   if (detached) await reportReady();
 }
 

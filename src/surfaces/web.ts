@@ -4,8 +4,9 @@
 // /dns-query, the PKARR relay API on /{z32} (web-pkarr.ts), and the dashboard on / with /metrics
 // (web-dashboard.ts). Every route serves only this server's own Host names, and nothing that changes
 // the daemon runs for a web page (web-origin.ts).
-import http from 'node:http';
-import type net from 'node:net';
+import type http from 'node:http';
+import { createRequire } from 'node:module';
+import net from 'node:net';
 import type { CommandTable, ResultKind } from '../commands.js';
 import type { Logger } from '../log.js';
 import { listenAll } from '../util/bind.js';
@@ -41,8 +42,15 @@ const MAX_HEADERS = 16 * 1024;
 // an idle connection that never sends a request hold one of the 64 slots for up to 40 s).
 const CHECK_INTERVAL_MS = 2_000;
 
+// node:http costs ~1 MB of resident memory for the life of the process, and most daemons (a router's)
+// never see a web request: the ports listen with node:net, and the first connection loads node:http and
+// makes the one HTTP server every port hands its connections to.
+let httpModule: typeof http | null = null;
+const loadHttp = (): typeof http => (httpModule ??= createRequire(import.meta.url)('node:http') as typeof http);
+
 export class WebSurface {
   private servers: net.Server[] = [];
+  private http: http.Server | null = null;
 
   constructor(private readonly commands: CommandTable, private readonly log: Logger, private readonly options: WebOptions, private readonly extras: WebExtras = {}) {}
 
@@ -51,33 +59,43 @@ export class WebSurface {
     // the longest (no request in progress; slow headers are not a request yet), shared by all addresses.
     const slots = new ConnectionSlots<net.Socket>(MAX_CONNECTIONS);
     const onError = (err: Error, address: string) => this.log.warn(`TCP server ${hostPort(address, this.options.port)}: ${err.message}`);
-    this.servers = await listenAll(this.options.addresses, this.options.port, () => {
-      const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: MAX_HEADERS, connectionsCheckingInterval: CHECK_INTERVAL_MS }, (req, res) => {
-        this.handle(req, res).catch((err: Error) => {
-          this.log.warn(`request ${req.method} failed: ${err.message}`);
-          if (!res.headersSent) this.send(res, 500, 'Internal error.\n');
-        });
-      });
-      server.on('connection', (socket: net.Socket) => {
+    this.servers = await listenAll(this.options.addresses, this.options.port, () =>
+      net.createServer((socket) => {
         if (!slots.admit(socket).admitted) return void socket.destroy();
         socket.once('close', () => slots.release(socket));
-      });
-      server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-        slots.begin(req.socket);
-        res.once('close', () => slots.end(req.socket));
-      });
-      // Requests Node cannot parse still get a status line (as Node's default handler does).
-      server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-        if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
-        const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      });
-      return server;
-    }, onError);
+        // documented: a connection emitted into an HTTP server is served as one it accepted itself
+        this.httpServer(slots).emit('connection', socket);
+      }),
+    onError);
     for (const server of this.servers) {
       const a = server.address() as net.AddressInfo;
       this.log.info(`Bind to ${hostPort(a.address, a.port)}`);
     }
+  }
+
+  private httpServer(slots: ConnectionSlots<net.Socket>): http.Server {
+    if (this.http) return this.http;
+    const server = loadHttp().createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: MAX_HEADERS, connectionsCheckingInterval: CHECK_INTERVAL_MS }, (req, res) => {
+      this.handle(req, res).catch((err: Error) => {
+        this.log.warn(`request ${req.method} failed: ${err.message}`);
+        if (!res.headersSent) this.send(res, 500, 'Internal error.\n');
+      });
+    });
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      slots.begin(req.socket);
+      res.once('close', () => slots.end(req.socket));
+    });
+    // Requests Node cannot parse still get a status line (as Node's default handler does).
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    });
+    // A server that listens itself starts checking headersTimeout and requestTimeout on 'listening';
+    // this one never listens (the net servers do), so it is told.
+    server.emit('listening');
+    this.http = server;
+    return server;
   }
 
   ports(): number[] {
@@ -134,15 +152,14 @@ export class WebSurface {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      this.servers.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            s.close(() => resolve());
-            (s as http.Server).closeAllConnections();
-          }),
-      ),
-    );
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    if (this.http) {
+      this.http.closeAllConnections();
+      // stops its timeout checks; it never listened, so close() reports that and nothing else
+      this.http.close(() => undefined);
+      this.http = null;
+    }
+    await closed;
     this.servers = [];
   }
 }

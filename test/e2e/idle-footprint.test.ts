@@ -22,19 +22,20 @@ function recorderSource(out: string): string {
   ].join('\n');
 }
 
-/** package names (`@scope/name` or `name`) among the recorded paths and URLs */
+/** package names (`@scope/name` or `name`) and node's own modules (`node:http`) among the recorded paths and URLs */
 function packagesIn(path: string): Set<string> {
   const names = new Set<string>();
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(line);
     if (m) names.add(m[1]!);
+    else if (/^node:[a-z_/]+$/.test(line)) names.add(line);
   }
   return names;
 }
 
-const NOT_AT_REST = ['yargs', 'cliui', 'string-width', '@noble/curves', 'sodium-native', 'prom-client', 'uplot', 'fast-xml-parser'];
+const NOT_AT_REST = ['yargs', 'yargs-parser', 'cliui', 'string-width', '@noble/curves', 'sodium-native', 'prom-client', 'uplot', 'fast-xml-parser', 'node:http', 'node:child_process'];
 
-test('an idle daemon with its default surfaces loads no package it has not needed; /metrics loads prom-client when asked', async (t) => {
+test('an idle daemon with its default surfaces loads no package it has not needed; the first /metrics loads node:http and prom-client', async (t) => {
   const dir = tempDir('kadnode-idle');
   t.after(dir.remove);
   const loaded = join(dir.path, 'loaded.txt');
@@ -49,7 +50,7 @@ test('an idle daemon with its default surfaces loads no package it has not neede
   try {
     await sleep(1000);
     const atRest = packagesIn(loaded);
-    for (const needed of ['bittorrent-dht', 'k-rpc', 'dns-packet', 'yargs-parser']) assert.ok(atRest.has(needed), `the recorder sees what runs: ${needed} (got ${[...atRest].join(' ')})`);
+    for (const needed of ['bittorrent-dht', 'k-rpc', 'dns-packet', 'node:dgram']) assert.ok(atRest.has(needed), `the recorder sees what runs: ${needed} (got ${[...atRest].join(' ')})`);
     for (const name of NOT_AT_REST) assert.ok(!atRest.has(name), `${name} is not loaded at rest`);
     const maps = readFileSync(`/proc/${daemon.pid}/maps`, 'utf8');
     assert.ok(!/sodium/.test(maps), 'no native sodium addon mapped');
@@ -57,7 +58,8 @@ test('an idle daemon with its default surfaces loads no package it has not neede
     const res = await fetch(`http://127.0.0.1:${web}/metrics`);
     assert.equal(res.status, 200);
     await res.text();
-    assert.ok(packagesIn(loaded).has('prom-client'), 'prom-client loads with the first /metrics request');
+    const asked = packagesIn(loaded);
+    assert.ok(asked.has('node:http') && asked.has('prom-client'), 'node:http loads with the first web connection, prom-client with the first /metrics request');
   } finally {
     await daemon.stop();
   }
