@@ -7,7 +7,7 @@ import { OptimizerSwitch } from '../../../src/cli/optimizer.js';
 function harness(nodeFlags: string[] = []) {
   let cpuUs = 0;
   const flags: string[] = [];
-  const sw = new OptimizerSwitch({ cpuUsage: () => ({ user: cpuUs, system: 0 }), setFlags: (f) => flags.push(f), nodeFlags }, { busyShare: 0.1, busySeconds: 2 });
+  const sw = new OptimizerSwitch({ cpuUsage: () => ({ user: cpuUs, system: 0 }), setFlags: (f) => flags.push(f), nodeFlags }, { busyShare: 0.1, busyChecks: 2, checkMs: 1000 });
   sw.start();
   /** one second with `ms` of CPU used */
   const second = (ms: number) => {
