@@ -1,8 +1,8 @@
 // When V8's optimizing compiler comes back on. bin/kadnode starts node without it: module loading and
 // start-up are a burst of short-lived hot code whose optimization costs ~10 MB of resident memory for
 // nothing. An idle daemon does not need it either: its timers would still get optimized, in V8's
-// background threads, whose malloc arenas glibc keeps (~3.5 MB of resident memory, side by side with
-// `npm run bench -- cost`). So it comes back once the daemon works: a share of a core at or above
+// background threads, whose malloc arenas glibc keeps (~3.5 MB of resident memory: four idle daemons
+// side by side averaged 54.8 MB with it back at start, 51.3 MB without). So it comes back once the daemon works: a share of a core at or above
 // `busyShare` in `busyChecks` checks in a row, `checkMs` apart (DNS under load, a busy DHT), unless node
 // itself was told to run without it. Soon, because until then a burst runs slower: with the optimizer
 // back after 1 s, a 10 s dnsperf run answered 0.59 x dnsmasq against 0.63 with it on from the start
