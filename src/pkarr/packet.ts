@@ -8,7 +8,7 @@
 // Relay payload (PKARR relays, HTTP): sig (64) | seq (8, big-endian) | v.
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import dnsPacket from 'dns-packet';
+import { dnsPacket } from '../util/dns-packet.js';
 import type { Answer } from 'dns-packet';
 import { signDetached } from '../identity/ed25519.js';
 import { verifyBep44 } from '../dht/item-store.js';
@@ -88,10 +88,11 @@ export function checkItem(item: { k: Uint8Array; sig: Uint8Array; seq: number; v
 // ---------------------------------------------------------------- the DNS packet
 
 // Parts of dns-packet its typings leave out: one record, one name.
-const codec = dnsPacket as unknown as {
-  answer: { encode(a: Answer): Buffer };
-  name: { encodingLength(name: string): number };
-};
+const codec = () =>
+  dnsPacket() as unknown as {
+    answer: { encode(a: Answer): Buffer };
+    name: { encodingLength(name: string): number };
+  };
 
 const HEADER_BYTES = 12;
 const QR_AA = 0x8400;
@@ -110,8 +111,8 @@ export function encodeDnsPacket(answers: Answer[]): Buffer {
   let offset = HEADER_BYTES;
   const suffixes = new Map<string, number>();
   for (const answer of answers) {
-    const record = codec.answer.encode(answer);
-    const rest = record.subarray(codec.name.encodingLength(answer.name));
+    const record = codec().answer.encode(answer);
+    const rest = record.subarray(codec().name.encodingLength(answer.name));
     const owner = compressName(answer.name, offset, suffixes);
     parts.push(owner, rest);
     offset += owner.length + rest.length;
@@ -143,9 +144,9 @@ function compressName(name: string, offset: number, suffixes: Map<string, number
 
 /** The answers of a DNS packet (compressed or not); PacketError('dns') when it cannot be read. */
 export function decodeDnsPacket(v: Buffer): Answer[] {
-  let packet: ReturnType<typeof dnsPacket.decode>;
+  let packet: ReturnType<ReturnType<typeof dnsPacket>['decode']>;
   try {
-    packet = dnsPacket.decode(v);
+    packet = dnsPacket().decode(v);
   } catch (err) {
     throw new PacketError('dns', `undecodable DNS packet: ${(err as Error).message}`);
   }

@@ -2,7 +2,7 @@
 // Pure logic, no I/O. All wire encoding and decoding goes through dns-packet; only header fields (ID,
 // flags, counts) are read and written by hand.
 import { isIPv4, isIPv6 } from 'node:net';
-import dnsPacket from 'dns-packet';
+import { dnsPacket } from '../util/dns-packet.js';
 import type { Answer, DecodedPacket, OptAnswer, Question } from 'dns-packet';
 import type { PeerAddress } from '../types.js';
 
@@ -58,7 +58,7 @@ export function parseQuery(buf: Buffer): ParseResult {
 
   let packet: DecodedPacket;
   try {
-    packet = dnsPacket.decode(buf);
+    packet = dnsPacket().decode(buf);
   } catch (err) {
     return error('FORMERR', `undecodable: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -87,7 +87,7 @@ export function parseQuery(buf: Buffer): ParseResult {
 
 function echoesExactly(buf: Buffer, q: Question): boolean {
   try {
-    const encoded = dnsPacket.encode({ questions: [q] }).subarray(HEADER_SIZE);
+    const encoded = dnsPacket().encode({ questions: [q] }).subarray(HEADER_SIZE);
     return buf.subarray(HEADER_SIZE, HEADER_SIZE + encoded.length).equals(encoded);
   } catch {
     return false;
@@ -97,12 +97,12 @@ function echoesExactly(buf: Buffer, q: Question): boolean {
 /** An error answer built from the raw header alone (ID, opcode and RD copied, no question). */
 function headerOnly(buf: Buffer, rcode: Rcode): Buffer {
   const flags = buf.readUInt16BE(2);
-  return dnsPacket.encode({ type: 'response', id: buf.readUInt16BE(0), flags: (flags & (OPCODE_MASK | RD)) | RCODE[rcode] });
+  return dnsPacket().encode({ type: 'response', id: buf.readUInt16BE(0), flags: (flags & (OPCODE_MASK | RD)) | RCODE[rcode] });
 }
 
 /** RFC 6891 §6.1.3: BADVERS (16) is rcode 0 in the header plus extended rcode 1 in our OPT. */
 function badVersion(packet: DecodedPacket): Buffer {
-  return dnsPacket.encode({
+  return dnsPacket().encode({
     type: 'response',
     id: packet.id,
     flags: packet.flag_rd ? RD : 0,
@@ -166,12 +166,12 @@ export function buildResponse(query: DnsQuery, rcode: Rcode, options: ResponseOp
   const negative = rcode === 'NXDOMAIN' || (rcode === 'NOERROR' && answers.length === 0);
   const authorities = negative && options.zone ? [soa(options.zone)] : [];
 
-  const flags = (options.forwarded ? dnsPacket.RECURSION_AVAILABLE : dnsPacket.AUTHORITATIVE_ANSWER) | (query.rd ? RD : 0) | RCODE[rcode];
+  const flags = (options.forwarded ? dnsPacket().RECURSION_AVAILABLE : dnsPacket().AUTHORITATIVE_ANSWER) | (query.rd ? RD : 0) | RCODE[rcode];
   const opt = query.edns ? [optRecord()] : [];
   const head = { type: 'response' as const, id: query.id, questions: [query.packet.questions![0]] };
-  const full = dnsPacket.encode({ ...head, flags, answers, authorities, additionals: [...additionals, ...opt] });
+  const full = dnsPacket().encode({ ...head, flags, answers, authorities, additionals: [...additionals, ...opt] });
   if (full.length <= options.maxSize) return full;
-  return dnsPacket.encode({ ...head, flags: flags | dnsPacket.TRUNCATED_RESPONSE, additionals: opt });
+  return dnsPacket().encode({ ...head, flags: flags | dnsPacket().TRUNCATED_RESPONSE, additionals: opt });
 }
 
 const MAX_CNAME_CHAIN = 8;
@@ -242,13 +242,13 @@ export function replyHeader(buf: Buffer): ReplyHeader | null {
   if (buf.length < HEADER_SIZE) return null;
   const flags = buf.readUInt16BE(2);
   if (!(flags & QR) || flags & OPCODE_MASK) return null;
-  const head: ReplyHeader = { id: buf.readUInt16BE(0), truncated: (flags & dnsPacket.TRUNCATED_RESPONSE) !== 0, question: null };
+  const head: ReplyHeader = { id: buf.readUInt16BE(0), truncated: (flags & dnsPacket().TRUNCATED_RESPONSE) !== 0, question: null };
   if (buf.readUInt16BE(4) !== 1) return head;
   // Zero counts for the other sections: dns-packet then stops after the question.
   const questionOnly = Buffer.from(buf);
   questionOnly.fill(0, 6, HEADER_SIZE);
   try {
-    const q = dnsPacket.decode(questionOnly).questions?.[0];
+    const q = dnsPacket().decode(questionOnly).questions?.[0];
     if (q) head.question = { name: q.name, type: q.type, class: q.class ?? 'IN' };
   } catch {
     // undecodable question: no match possible
@@ -262,10 +262,10 @@ export function replyHeader(buf: Buffer): ReplyHeader | null {
  */
 export function truncatedAnswer(query: DnsQuery, answer: Buffer): Buffer {
   const flags = answer.readUInt16BE(2) & ~(QR | OPCODE_MASK);
-  return dnsPacket.encode({
+  return dnsPacket().encode({
     type: 'response',
     id: query.id,
-    flags: flags | dnsPacket.TRUNCATED_RESPONSE,
+    flags: flags | dnsPacket().TRUNCATED_RESPONSE,
     questions: [query.packet.questions![0]],
     additionals: query.edns ? [optRecord()] : [],
   });

@@ -20,7 +20,7 @@
 // Bounded by entry count (FIFO: with a 1 s lifetime every entry is short-lived anyway, and an LRU move
 // on each hit would cost a Map delete and insert), by key length and by answer size.
 
-import dnsPacket from 'dns-packet';
+import { dnsPacket } from '../util/dns-packet.js';
 import { EDNS_UDP_SIZE, HEADER_SIZE, OPCODE_MASK, QR } from './dns-message.js';
 import { BoundedMap } from '../util/bounded-map.js';
 
@@ -89,7 +89,7 @@ export class DnsPacketCache {
    */
   set(key: string, answer: Buffer, generation: number, ttl: number): void {
     if (!(ttl > 0) || answer.length < HEADER_SIZE || answer.length > MAX_ANSWER_BYTES) return;
-    if (answer.readUInt16BE(2) & dnsPacket.TRUNCATED_RESPONSE) return;
+    if (answer.readUInt16BE(2) & dnsPacket().TRUNCATED_RESPONSE) return;
     const lifetime = Math.min(MAX_LIFETIME_MS, ttl * 1000);
     this.entries.set(key, { answer, generation, expiresAt: this.now() + lifetime });
   }

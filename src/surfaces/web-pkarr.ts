@@ -4,7 +4,7 @@
 //   /{z32}       the PKARR relay API (src/pkarr/relay.ts): GET and PUT of signed packets, CORS open
 // Neither talks to the DHT: DoH goes through the DNS surface to the resolver, the relay through pkarr/.
 import type http from 'node:http';
-import dnsPacket from 'dns-packet';
+import { dnsPacket } from '../util/dns-packet.js';
 import { RELAY_CONTENT_TYPE, type PkarrRelay } from '../pkarr/relay.js';
 import { pageHeader } from './web-origin.js';
 import type { WebDashboard } from './web-dashboard.js';
@@ -111,7 +111,7 @@ async function dnsQuery(req: http.IncomingMessage, res: http.ServerResponse, url
 /** RFC 8484 §5.1: the smallest TTL of the answer (records, else the SOA of a negative answer). */
 function maxAge(answer: Buffer): number {
   try {
-    const packet = dnsPacket.decode(answer);
+    const packet = dnsPacket().decode(answer);
     const ttls = [...(packet.answers ?? []), ...(packet.authorities ?? [])].map((a) => (a as { ttl?: number }).ttl ?? 0);
     return ttls.length > 0 ? Math.min(...ttls) : 0;
   } catch {

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { listenAll } from '../util/bind.js';
 import { hostPort } from '../util/host-port.js';
 import { ConnectionSlots } from '../util/connection-slots.js';
-import { handleExtraRoute, type WebExtras } from './web-pkarr.js';
+import type { WebExtras } from './web-pkarr.js';
 import { checkHost, pageHeader } from './web-origin.js';
 
 export interface WebOptions {
@@ -109,7 +109,8 @@ export class WebSurface {
       this.log.debug(`Refused ${req.method} with ${host.reason}`);
       return this.send(res, 421, `Refused: ${host.reason}. Use the address, localhost, or a name given with --web-host.\n`);
     }
-    if ((req.url ?? '/').length <= MAX_URL && (await handleExtraRoute(req, res, this.extras))) return;
+    // DoH, the relay API and the dashboard load with the first request, as node:http does
+    if ((req.url ?? '/').length <= MAX_URL && (await (await import('./web-pkarr.js')).handleExtraRoute(req, res, this.extras))) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return this.send(res, 405, 'Method not allowed.\n');
