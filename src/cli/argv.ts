@@ -20,6 +20,8 @@ const NODE_OPTIONS = Object.fromEntries(OPTIONS.map((o) => [o.name, { type: o.va
 
 /** node's parseArgs alone, in yargs' shape: the options, or null when yargs has to speak (help, version, any error or unknown). */
 export function quickParse(argv: readonly string[]): Parsed | null {
+  // a lone `-` is a value to parseArgs and a missing one to yargs
+  if (argv.includes('-')) return null;
   let values: Record<string, Array<string | boolean> | undefined>;
   try {
     values = nodeParseArgs({ args: [...argv], options: NODE_OPTIONS, strict: true, allowPositionals: false }).values as typeof values;
@@ -30,7 +32,8 @@ export function quickParse(argv: readonly string[]): Parsed | null {
   for (const [name, given] of Object.entries(values)) {
     const spec = OPTION_BY_NAME.get(name);
     if (!spec || !given) continue;
-    parsed[name] = spec.repeatable || given.length > 1 ? given : given[0];
+    // yargs reads a flag given twice as given once, and a value given twice as an array (refused below)
+    parsed[name] = !spec.value ? true : spec.repeatable || given.length > 1 ? given : given[0];
   }
   return parsed;
 }

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { listenAll } from '../util/bind.js';
 import { hostPort } from '../util/host-port.js';
 import { ConnectionSlots } from '../util/connection-slots.js';
-import type { WebExtras } from './web-pkarr.js';
+import { handleExtraRoute, type WebExtras } from './web-pkarr.js';
 import { checkHost, pageHeader } from './web-origin.js';
 
 export interface WebOptions {
@@ -60,7 +60,9 @@ export class WebSurface {
     const slots = new ConnectionSlots<net.Socket>(MAX_CONNECTIONS);
     const onError = (err: Error, address: string) => this.log.warn(`TCP server ${hostPort(address, this.options.port)}: ${err.message}`);
     this.servers = await listenAll(this.options.addresses, this.options.port, () =>
-      net.createServer((socket) => {
+      // what http.createServer would give its own listening socket: a client may end its side once the
+      // request is sent and still read the answer, and small answers leave at once
+      net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
         if (!slots.admit(socket).admitted) return void socket.destroy();
         socket.once('close', () => slots.release(socket));
         // documented: a connection emitted into an HTTP server is served as one it accepted itself
@@ -109,8 +111,7 @@ export class WebSurface {
       this.log.debug(`Refused ${req.method} with ${host.reason}`);
       return this.send(res, 421, `Refused: ${host.reason}. Use the address, localhost, or a name given with --web-host.\n`);
     }
-    // DoH, the relay API and the dashboard load with the first request, as node:http does
-    if ((req.url ?? '/').length <= MAX_URL && (await (await import('./web-pkarr.js')).handleExtraRoute(req, res, this.extras))) return;
+    if ((req.url ?? '/').length <= MAX_URL && (await handleExtraRoute(req, res, this.extras))) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return this.send(res, 405, 'Method not allowed.\n');
