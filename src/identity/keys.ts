@@ -2,9 +2,15 @@
 // and z-base32 spellings, and reading secret keys from files.
 import { randomFillSync } from 'node:crypto';
 import { ed25519, SIGNATURE_BYTES, signDetached as sign64, verifyDetached as verify64 } from './ed25519.js';
-import z32 from 'z32';
+import { createRequire } from 'node:module';
+import type Z32 from 'z32';
 import { readRegularFileSync } from '../util/read-file.js';
 import { KeyError } from '../errors.js';
+
+// z-base-32 (CommonJS, with b4a) loads with the first key name: ~0.2 MB an idle daemon of plain names
+// does not need.
+let z32Module: typeof Z32 | null = null;
+const z32 = (): typeof Z32 => (z32Module ??= createRequire(import.meta.url)('z32') as typeof Z32);
 
 export const PUBLIC_KEY_BYTES = 32;
 export const SECRET_KEY_BYTES = 64;
@@ -43,16 +49,16 @@ export function decodeZ32Key(text: string): Buffer | null {
   if (text.length !== Z32_KEY_LENGTH) return null;
   let bytes: Uint8Array;
   try {
-    bytes = z32.decode(text);
+    bytes = z32().decode(text);
   } catch {
     return null;
   }
-  if (bytes.length !== PUBLIC_KEY_BYTES || z32.encode(bytes) !== text) return null;
+  if (bytes.length !== PUBLIC_KEY_BYTES || z32().encode(bytes) !== text) return null;
   return Buffer.from(bytes);
 }
 
 export function encodeZ32Key(publicKey: Buffer): string {
-  return z32.encode(publicKey);
+  return z32().encode(publicKey);
 }
 
 /**

@@ -33,7 +33,7 @@ function packagesIn(path: string): Set<string> {
   return names;
 }
 
-const NOT_AT_REST = ['yargs', 'yargs-parser', 'dns-packet', 'cliui', 'string-width', '@noble/curves', 'sodium-native', 'prom-client', 'uplot', 'fast-xml-parser', 'node:http', 'node:child_process', 'node:readline'];
+const NOT_AT_REST = ['yargs', 'yargs-parser', 'dns-packet', 'z32', 'cliui', 'string-width', '@noble/curves', 'sodium-native', 'prom-client', 'uplot', 'fast-xml-parser', 'node:http', 'node:child_process', 'node:readline'];
 
 test('an idle daemon with its default surfaces loads no package it has not needed; the first /metrics loads node:http and prom-client', async (t) => {
   const dir = tempDir('kadnode-idle');
