@@ -4,46 +4,22 @@
 // (the library source each relies on) are in library-adapter.test.ts's PINS, with the other overrides'.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
 import { test, type TestContext } from 'node:test';
 import KBucket from 'k-bucket';
 import { bep42NodeId, isBep42Valid } from '../../../src/dht/bep42.js';
 import { ANNOUNCE_TARGETS, MAX_VERIFYING, REKEY_MIN_INTERVAL_MS, rekey, SAMPLE_SIZE, validFirst } from '../../../src/dht/citizen-overrides.js';
-import { ExternalAddress } from '../../../src/dht/external-address.js';
-import { DEFAULT_ITEM_LIMITS, ItemStore } from '../../../src/dht/item-store.js';
-import { createDhtLibrary, type AdapterHost, type DhtLibrary } from '../../../src/dht/library-adapter.js';
+import type { DhtLibrary } from '../../../src/dht/library-adapter.js';
 import type { Contact, RoutingTable } from '../../../src/dht/library-types.js';
-import { PeerStore } from '../../../src/dht/peer-store.js';
 import { generateKeyPair } from '../../../src/identity/keys.js';
 import { signPacket, targetOf } from '../../../src/pkarr/packet.js';
 import { Bep44Client } from '../../helpers/bep44-client.js';
-import { KrpcPeer, type Dict } from '../../helpers/krpc-peer.js';
+import { adaptedDht, krpcPeer } from '../../helpers/adapted-dht.js';
+import type { Dict } from '../../helpers/krpc-peer.js';
 
 const LOCAL = '127.0.0.1';
 
-async function adapted(t: TestContext): Promise<{ lib: DhtLibrary; host: AdapterHost; port: number }> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((r) => socket.bind(0, LOCAL, () => r()));
-  const host: AdapterHost = {
-    family: 4,
-    shortTimeoutMs: 600,
-    store: new PeerStore({ maxAgeMs: 60_000, maxTotal: 1000, maxPerId: 100, maxReply: 100 }),
-    items: new ItemStore(DEFAULT_ITEM_LIMITS),
-    traffic: { sent: 0, replied: 0, received: 0 },
-    external: new ExternalAddress(),
-    sibling: () => null,
-    refused: () => undefined,
-  };
-  const lib = createDhtLibrary(socket, host);
-  t.after(() => new Promise<void>((r) => lib.dht.destroy(() => r())));
-  return { lib, host, port: socket.address().port };
-}
-
-async function peer(t: TestContext): Promise<KrpcPeer> {
-  const p = await KrpcPeer.open(LOCAL);
-  t.after(() => p.close());
-  return p;
-}
+const adapted = (t: TestContext) => adaptedDht(t);
+const peer = krpcPeer;
 
 const fill = (lib: DhtLibrary, n: number) => {
   for (let i = 0; i < n; i++) lib.rpc.nodes.add({ id: randomBytes(20), host: LOCAL, port: 30_000 + i });

@@ -6,18 +6,15 @@
 // the 16 slots, and a refused upkeep ping drops no live node.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
 import { test, type TestContext } from 'node:test';
 import KRpc from 'k-rpc';
 import KRpcSocket from 'k-rpc-socket';
 import { encodePeer } from '../../../src/dht/compact.js';
-import { ExternalAddress } from '../../../src/dht/external-address.js';
-import { DEFAULT_ITEM_LIMITS, ItemStore } from '../../../src/dht/item-store.js';
-import { createDhtLibrary, OVERRIDES, type AdapterHost, type DhtLibrary } from '../../../src/dht/library-adapter.js';
+import { OVERRIDES, type AdapterHost, type DhtLibrary } from '../../../src/dht/library-adapter.js';
 import { DhtNode } from '../../../src/dht/node.js';
-import { PeerStore } from '../../../src/dht/peer-store.js';
 import { silentLogger } from '../../../src/log.js';
 import { twoLinkedNodes } from '../../helpers/dht-nodes.js';
+import { adaptedDht, krpcPeer } from '../../helpers/adapted-dht.js';
 import { KrpcPeer } from '../../helpers/krpc-peer.js';
 
 const LOCAL = '127.0.0.1';
@@ -35,29 +32,8 @@ function pinned(name: string): void {
   for (const [code, method, hash] of PINS[name]!) assert.equal(createHash('sha256').update(String(code.prototype[method])).digest('hex').slice(0, 16), hash, `${name}: ${method}`);
 }
 
-async function adapted(t: TestContext, extra: Partial<AdapterHost> = {}): Promise<DhtLibrary> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((r) => socket.bind(0, LOCAL, () => r()));
-  const lib = createDhtLibrary(socket, {
-    family: 4,
-    shortTimeoutMs: 600,
-    store: new PeerStore({ maxAgeMs: 60_000, maxTotal: 1000, maxPerId: 100, maxReply: 100 }),
-    items: new ItemStore(DEFAULT_ITEM_LIMITS),
-    traffic: { sent: 0, replied: 0, received: 0 },
-    external: new ExternalAddress(),
-    sibling: () => null,
-    refused: () => undefined,
-    ...extra,
-  });
-  t.after(() => new Promise<void>((r) => lib.dht.destroy(() => r())));
-  return lib;
-}
-
-async function peer(t: TestContext): Promise<KrpcPeer> {
-  const p = await KrpcPeer.open(LOCAL);
-  t.after(() => p.close());
-  return p;
-}
+const adapted = async (t: TestContext, extra: Partial<AdapterHost> = {}): Promise<DhtLibrary> => (await adaptedDht(t, 4, extra)).lib;
+const peer = krpcPeer;
 
 const ask = (lib: DhtLibrary, p: KrpcPeer) => new Promise<Error | null>((r) => lib.rpc.query({ host: LOCAL, port: p.port }, { q: 'ping' }, (err) => r(err)));
 

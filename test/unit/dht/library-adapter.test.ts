@@ -4,23 +4,22 @@
 // libraries over real loopback sockets. The versions: installed as pinned, and any other refused.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import DHT from 'bittorrent-dht';
 import KBucket from 'k-bucket';
 import KRpc from 'k-rpc';
 import KRpcSocket from 'k-rpc-socket';
-import { encodeNodes, encodePeer, type Family } from '../../../src/dht/compact.js';
-import { ExternalAddress } from '../../../src/dht/external-address.js';
+import { encodeNodes, encodePeer } from '../../../src/dht/compact.js';
 import { DEFAULT_ITEM_LIMITS, ItemStore } from '../../../src/dht/item-store.js';
-import { checkLibraryVersions, createDhtLibrary, installedLibraries, LIBRARY_VERSIONS, OVERRIDES, putToWalked, walkedTo, walkForItems, type AdapterHost, type DhtLibrary } from '../../../src/dht/library-adapter.js';
+import { checkLibraryVersions, installedLibraries, LIBRARY_VERSIONS, OVERRIDES, putToWalked, walkedTo, walkForItems } from '../../../src/dht/library-adapter.js';
 import { PeerStore } from '../../../src/dht/peer-store.js';
 import { generateKeyPair } from '../../../src/identity/keys.js';
 import { signPacket, targetOf } from '../../../src/pkarr/packet.js';
 import { repoRoot } from '../../e2e/harness.js';
 import { Bep44Client } from '../../helpers/bep44-client.js';
+import { adaptedDht, krpcPeer, type Adapted } from '../../helpers/adapted-dht.js';
 import { KrpcPeer, type Dict } from '../../helpers/krpc-peer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,40 +98,8 @@ test('every override is pinned; the versions are the pinned ones, in package.jso
 
 // ---------------------------------------------------------------- the libraries with the overrides, on loopback
 
-interface Adapted {
-  lib: DhtLibrary;
-  host: AdapterHost;
-  refused: { query: number; sameAddress: number };
-  address: string;
-  port: number;
-}
-
-async function adapted(t: TestContext, family: Family = 4, extra: Partial<AdapterHost> = {}): Promise<Adapted> {
-  const address = family === 6 ? '::1' : LOCAL;
-  const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
-  await new Promise<void>((r) => socket.bind(0, address, () => r()));
-  const refused = { query: 0, sameAddress: 0 };
-  const host: AdapterHost = {
-    family,
-    shortTimeoutMs: 600,
-    store: new PeerStore({ maxAgeMs: 60_000, maxTotal: 1000, maxPerId: 100, maxReply: 100 }),
-    items: new ItemStore(DEFAULT_ITEM_LIMITS),
-    traffic: { sent: 0, replied: 0, received: 0 },
-    external: new ExternalAddress(),
-    sibling: () => null,
-    refused: (what) => void refused[what]++,
-    ...extra,
-  };
-  const lib = createDhtLibrary(socket, host);
-  t.after(() => new Promise<void>((r) => lib.dht.destroy(() => r())));
-  return { lib, host, refused, address, port: socket.address().port };
-}
-
-async function peer(t: TestContext, address = LOCAL): Promise<KrpcPeer> {
-  const p = await KrpcPeer.open(address);
-  t.after(() => p.close());
-  return p;
-}
+const adapted = adaptedDht;
+const peer = krpcPeer;
 
 /** An id at XOR distance `d` from the target. */
 function near(target: Buffer, d: number): Buffer {
