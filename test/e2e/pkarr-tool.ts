@@ -10,10 +10,7 @@
 //     item (and ping / find_node with its id), so resolvers that walk through it are handed the forgery.
 //     Prints one JSON line per step: put (reply or null), kept (true/false), served (to whom).
 import { createHash, randomBytes } from 'node:crypto';
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import bencode from 'bencode';
-
-type Dict = Record<string, unknown>;
+import { KrpcPeer, type Dict } from '../helpers/krpc-peer.js';
 
 function out(obj: Dict): void {
   process.stdout.write(JSON.stringify(obj) + '\n');
@@ -33,30 +30,6 @@ function arg(argv: string[], name: string): string {
   return v;
 }
 
-function query(socket: Socket, host: string, port: number, q: string, a: Dict, timeoutMs = 2000): Promise<Dict | null> {
-  const t = randomBytes(2);
-  return new Promise((resolve) => {
-    const onMessage = (msg: Buffer, rinfo: RemoteInfo) => {
-      let m: Dict;
-      try {
-        m = bencode.decode(msg) as Dict;
-      } catch {
-        return;
-      }
-      if (rinfo.address !== host || !(m.t instanceof Uint8Array) || !Buffer.from(m.t).equals(t)) return;
-      clearTimeout(timer);
-      socket.off('message', onMessage);
-      resolve(m);
-    };
-    const timer = setTimeout(() => {
-      socket.off('message', onMessage);
-      resolve(null);
-    }, timeoutMs);
-    socket.on('message', onMessage);
-    socket.send(Buffer.from(bencode.encode({ t, y: 'q', q, a })), port, host);
-  });
-}
-
 async function forge(argv: string[]): Promise<void> {
   const bind = arg(argv, '--bind');
   const [peerHost, peerPort] = arg(argv, '--peer').split(':') as [string, string];
@@ -69,39 +42,31 @@ async function forge(argv: string[]): Promise<void> {
   // right format: 64 bytes, but not a signature of this item by this key
   const sig = randomBytes(64);
 
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(6881, bind, () => resolve()));
+  const peer = await KrpcPeer.open(bind, 6881);
+  peer.id = id;
+  const ask = (q: string, a: Dict, timeoutMs?: number) => peer.ask(peerHost, Number(peerPort), q, a, timeoutMs);
 
-  const got = await query(socket, peerHost, Number(peerPort), 'get', { id, target });
+  const got = await ask('get', { target });
   const r = (got?.r ?? {}) as Dict;
   const token = r.token;
   if (!(token instanceof Uint8Array)) throw new Error(`no token from ${peerHost}: ${JSON.stringify(got)}`);
-  const put = await query(socket, peerHost, Number(peerPort), 'put', { id, token, k, seq, sig, v }, 1500);
+  const put = await ask('put', { token, k, seq, sig, v }, 1500);
   out({ step: 'put', reply: put ? String(put.y) : null, error: put?.e ? String(put.e) : null });
-  const again = await query(socket, peerHost, Number(peerPort), 'get', { id, target });
+  const again = await ask('get', { target });
   out({ step: 'kept', kept: ((again?.r ?? {}) as Dict).v !== undefined });
 
   // Now a DHT node that hands out the forgery.
-  socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
-    let m: Dict;
-    try {
-      m = bencode.decode(msg) as Dict;
-    } catch {
-      return;
-    }
-    if (Buffer.from((m.y as Uint8Array) ?? []).toString() !== 'q') return;
+  peer.answer = (m, rinfo) => {
     const name = Buffer.from((m.q as Uint8Array) ?? []).toString();
-    let reply: Dict = { id };
     if (name === 'get') {
-      reply = { id, token: randomBytes(8), k, seq, sig, v, nodes: Buffer.alloc(0) };
       out({ step: 'served', to: rinfo.address });
-    } else if (name === 'find_node' || name === 'get_peers') {
-      reply = { id, nodes: Buffer.alloc(0), token: randomBytes(8) };
+      return { token: randomBytes(8), k, seq, sig, v, nodes: Buffer.alloc(0) };
     }
-    socket.send(Buffer.from(bencode.encode({ t: m.t, y: 'r', r: reply })), rinfo.port, rinfo.address);
-  });
+    if (name === 'find_node' || name === 'get_peers') return { nodes: Buffer.alloc(0), token: randomBytes(8) };
+    return {};
+  };
   await new Promise((resolve) => setTimeout(resolve, serveMs));
-  socket.close();
+  peer.close();
 }
 
 async function main(): Promise<void> {

@@ -32,12 +32,12 @@ export class KrpcPeer {
     });
   }
 
-  /** A peer on `address` (any port). */
-  static async open(address = '127.0.0.1'): Promise<KrpcPeer> {
+  /** A peer on `address` and `port` (default: any port). */
+  static async open(address = '127.0.0.1', port = 0): Promise<KrpcPeer> {
     const socket = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4', ipv6Only: address.includes(':') });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, address, () => resolve());
+      socket.bind(port, address, () => resolve());
     });
     return new KrpcPeer(socket);
   }
