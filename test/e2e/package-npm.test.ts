@@ -79,20 +79,8 @@ test('npm pack tarball: global install into a temporary prefix', { timeout: 300_
   await t.test('the installed daemon runs on loopback; the installed kadnode-ctl talks to it', { skip: gate() }, async () => {
     const [dht, cmd, web] = await pickPorts(3);
     const peerfile = emptyPeerFile(tmp.path);
-    const child = spawn(join(prefix, 'bin', 'kadnode'), ['--port', String(dht), '--dht-addr', '127.0.0.1', '--dns-port', '0', '--nss-port', '0', '--web-port', String(web), '--web-addr', '127.0.0.1', '--cmd-port', String(cmd), '--peerfile', peerfile, '--value-id', 'installed.p2p', '--lpd-disable', '--fwd-disable', '--cmd-disable-stdin'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const unregister = registerCleanup(() => {
-      try {
-        process.kill(child.pid!, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    });
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const daemon = await spawnInstalled(join(prefix, 'bin', 'kadnode'), ['--port', String(dht), '--dht-addr', '127.0.0.1', '--dns-port', '0', '--nss-port', '0', '--web-port', String(web), '--web-addr', '127.0.0.1', '--cmd-port', String(cmd), '--peerfile', peerfile, '--value-id', 'installed.p2p', '--lpd-disable', '--fwd-disable', '--cmd-disable-stdin']);
     try {
-      for (let i = 0; i < 100 && !stderr.includes('(I) Ready.'); i++) await sleep(100);
-      assert.match(stderr, /\(I\) Ready\./, stderr);
       const r = await run(undefined, join(prefix, 'bin', 'kadnode-ctl'), ['-p', String(cmd), 'lookup', 'installed.p2p']);
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /127\.0\.0\.1:/);
@@ -102,12 +90,11 @@ test('npm pack tarball: global install into a temporary prefix', { timeout: 300_
         assert.equal(asset.status, 200, path);
         assert.ok((await asset.text()).includes(text!), path);
       }
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0, stderr);
-    } finally {
-      child.kill('SIGKILL');
-      unregister();
+    } catch (err) {
+      await daemon.stop();
+      throw err;
     }
+    assert.equal(await daemon.stop(), 0, `a clean exit on SIGTERM\n${daemon.stderr()}`);
   });
 
   await t.test('the installed IPv6 DHT: a name one installed daemon announces is found by another over ::1', { skip: gate() }, async () => {
