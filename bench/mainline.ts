@@ -11,7 +11,7 @@
 // success, coverage >= 6 of 8; cold p50 <= 1 s. `MAINLINE_NODES`, `MAINLINE_DAEMONS`, `MAINLINE_WARMUP_S`,
 // `MAINLINE_LOOKUPS` and `MAINLINE_COLD_STARTS` scale it down for development.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { haveCommand } from '../test/e2e/harness.js';
@@ -38,6 +38,9 @@ const ONEX_LOOKUPS = Math.round(WARM_LOOKUPS / 5);
 const COLD_STARTS = env('MAINLINE_COLD_STARTS', 20);
 const QUERIES_PER_COLD = 3;
 const WARMUP_S = env('MAINLINE_WARMUP_S', 150);
+/** MAINLINE_DEBUG=1: daemons log at debug level, and their logs are kept in DEBUG_DIR */
+const DEBUG = process.env.MAINLINE_DEBUG === '1';
+const DEBUG_DIR = '/tmp/mainline-debug';
 const NET = { routers: 4, natShare: 0.35, deadShare: 0.25, lossPct: 5, natMappingMs: 60_000, seed: 15 };
 const CHURN_PER_MIN = 1;
 const LOOKUPS_PER_S = Math.max(1, NODES / 2000);
@@ -124,7 +127,12 @@ export const mainlineBench: Benchmark = {
 
       const names = plainNames('m', WARM, NAMES_PER_DAEMON);
       const values = (d: number) => (names[d] ?? []).flatMap((n) => ['--value-id', n]);
-      await bed.startDaemons(warmIdx, (d) => ['--dht-addr', dhtIp(d), ...values(d)], 4);
+      const debugArgs = DEBUG ? ['--verbosity', 'debug'] : [];
+      const keepLog = (i: number, label: string) => {
+        if (DEBUG) writeFileSync(join(DEBUG_DIR, `${label}.log`), (bed.daemons[i]?.stderrLines ?? []).join('\n') + '\n');
+      };
+      if (DEBUG) mkdirSync(DEBUG_DIR, { recursive: true });
+      await bed.startDaemons(warmIdx, (d) => ['--dht-addr', dhtIp(d), ...values(d), ...debugArgs], 4);
       const announcedAt = Date.now();
       ctx.log(`${WARM} warm daemons ready`);
       const onexNames = Array.from({ length: ONEX_NAMES }, (_, j) => `onex-n${j + 1}.p2p`);
@@ -172,17 +180,19 @@ export const mainlineBench: Benchmark = {
           while (next < COLD_STARTS && ctx.elapsedS() < COLD_DEADLINE_S) {
             const k = next++;
             const t0 = Date.now();
-            await bed.startDaemons([slot], () => ['--dht-addr', dhtIp(slot)], 1);
+            await bed.startDaemons([slot], () => ['--dht-addr', dhtIp(slot), ...debugArgs], 1);
             coldReadyMs.push(Date.now() - t0);
             const pick = Array.from({ length: QUERIES_PER_COLD }, (_, j) => allNames[(k * QUERIES_PER_COLD + j) % allNames.length]!);
             const items = pick.map(({ n, d }): LookupItem => ({ server: bed.daemonIp(slot), port: DNS_PORT, name: n, type: 'A', expect: [dhtIp(d)], tag: 'cold' }));
             coldResults.push(...(await bed.lookups(items, { concurrency: QUERIES_PER_COLD, retry: false, timeoutMs: DNS_TIMEOUT_MS })));
+            keepLog(slot, `cold${k + 1}`);
             await bed.stopDaemon(slot);
           }
         }),
       );
       ctx.log(`cold: ${coldResults.length / QUERIES_PER_COLD} starts, ${coldResults.length} lookups`);
 
+      for (const i of warmIdx) keepLog(i, `warm${i + 1}`);
       const late = await coverageNow();
       const lateAgeS = (Date.now() - announcedAt) / 1000;
       const simEnd = await bed.sim.call<SimStats>('stats', {});

@@ -63,6 +63,8 @@ export interface ResolverOptions {
   maxAddresses: number;
   /** a search still running after this is ended (a walk that never finishes must not hold a search slot for good) */
   maxSearchMs?: number;
+  /** a walk goes on this long after its first address, for other announcers' addresses, then ends */
+  walkAfterAnswerMs?: number;
 }
 
 export const DEFAULT_RESOLVER_OPTIONS: Omit<ResolverOptions, 'tld'> = {
@@ -73,6 +75,7 @@ export const DEFAULT_RESOLVER_OPTIONS: Omit<ResolverOptions, 'tld'> = {
   maxSearches: 256,
   maxAddresses: 32,
   maxSearchMs: 30_000,
+  walkAfterAnswerMs: 1000,
 };
 
 /**
@@ -89,7 +92,8 @@ export class Resolver extends QueryChain {
     const { tld } = options;
     const answers = new AnswerCache(options, now);
     const maxSearchMs = options.maxSearchMs ?? DEFAULT_RESOLVER_OPTIONS.maxSearchMs!;
-    const search = new SearchStep({ ...deps, cache: answers }, { ...options, maxSearchMs }, now);
+    const walkAfterAnswerMs = options.walkAfterAnswerMs ?? DEFAULT_RESOLVER_OPTIONS.walkAfterAnswerMs!;
+    const search = new SearchStep({ ...deps, cache: answers }, { ...options, maxSearchMs, walkAfterAnswerMs }, now);
     const cache = new CacheStep({ cache: answers, refresh: (query) => search.refresh(query) }, now);
     const steps: Step[] = [
       ...(deps.pkarr ? [new PkarrStep({ pkarr: deps.pkarr })] : []),

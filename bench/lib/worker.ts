@@ -237,8 +237,19 @@ async function bulkMalicious(args: { count: number; fakes: number; impostorIds: 
   fakeCount = args.fakes;
   const chosen = shuffle(alive().filter((n) => !n.malicious), sim.random).slice(0, args.count);
   for (const n of chosen) makeMalicious(n);
-  // Impostor announcements: each new malicious node announces its own address for a share of the key
-  // names, so honest nodes store and hand out impostor addresses too.
+  return announceImpostors(chosen, args);
+}
+
+/** Every malicious node alive announces its own address for a share of `impostorIds`. */
+async function bulkImpostors(args: { impostorIds: string[]; impostorShare: number; concurrency: number }) {
+  return announceImpostors(alive().filter((n) => n.malicious), args);
+}
+
+/**
+ * Impostor announcements: each of `chosen` announces its own address for a share of the ids, so honest
+ * nodes store and hand out impostor addresses too.
+ */
+async function announceImpostors(chosen: BulkNode[], args: { impostorIds: string[]; impostorShare: number; concurrency: number }) {
   const jobs: Array<{ node: BulkNode; id: Buffer }> = [];
   for (const node of chosen) {
     for (const hex of args.impostorIds) if (sim.random() < args.impostorShare) jobs.push({ node, id: Buffer.from(hex, 'hex') });
@@ -427,6 +438,7 @@ const handlers: Record<string, Handler> = {
   bulkStop,
   bulkDelay,
   bulkMalicious,
+  bulkImpostors,
   bulkFind,
   bulkStats,
   loopDelay,

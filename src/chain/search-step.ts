@@ -1,8 +1,8 @@
 // Step "DHT search": one shared search per id (a second query for the same name waits for the running
 // one), answering each waiter at the first address of the family it asked for rather than at the end of
-// the walk; addresses pass the verify rules (verify.ts: a plain name's once enough of the nodes closest
-// to its id report them, which may be only when the walk ends) first. A search ends when the walk does (or after
-// maxSearchMs), and its result goes to the cache (cache-step.ts); at most maxSearches run at once.
+// the walk; addresses pass the verify rules (verify.ts: a plain name's once storers of its id agree on
+// them) first. A search ends when the walk does, walkAfterAnswerMs after its first address, or after
+// maxSearchMs, and its result goes to the cache (cache-step.ts); at most maxSearches run at once.
 import type { Searcher } from '../dht/node.js';
 import type { Identifier } from '../identity/query.js';
 import type { Logger } from '../log.js';
@@ -10,6 +10,7 @@ import type { Family, PeerAddress, Resolution } from '../types.js';
 import { cacheKey, ttlFor, type AnswerCache } from './cache-step.js';
 import type { Next, Query, Step } from './chain.js';
 import { identOf } from './identify-step.js';
+import { storerZone } from './plain-candidates.js';
 import { candidateSink, type Verifiers } from './verify.js';
 
 export interface SearchStepOptions {
@@ -19,6 +20,12 @@ export interface SearchStepOptions {
   maxAddresses: number;
   /** a search still running after this is ended (a walk that never finishes must not hold a search slot for good) */
   maxSearchMs: number;
+  /**
+   * a walk ends this long after its first address unless someone still waits (for the other family):
+   * at internet round trips a walk goes on for seconds to reach the closest nodes, and its queries hold
+   * the DHT's slots that the next lookup needs
+   */
+  walkAfterAnswerMs: number;
 }
 
 export interface SearchStepDeps extends Verifiers {
@@ -42,6 +49,8 @@ interface Search {
   controller: AbortController;
   /** DHT nodes that answered the walk (0: the DHT was not reached) */
   answered: number;
+  /** ends the walk walkAfterAnswerMs after the first address */
+  tail?: NodeJS.Timeout;
 }
 
 const hasFamily = (addresses: PeerAddress[], family: Family | undefined) => family === undefined ? addresses.length > 0 : addresses.some((a) => a.family === family);
@@ -121,33 +130,51 @@ export class SearchStep implements Step {
     this.searches.set(key, search);
     const accept = (peer: PeerAddress) => {
       if (search.addresses.length >= this.options.maxAddresses) return;
+      this.deps.log.debug(`search ${key}: ${peer.address} taken after ${this.now() - search.startedAt} ms`);
+      if (!search.tail) this.endLater(search);
       search.addresses.push(peer);
       this.deps.cache.changed();
       // First address of the family a waiter asked for: answer it now rather than at the end of the walk.
       for (const waiter of [...search.waiters]) if (hasFamily([peer], waiter.family)) waiter.wake(this.found(search.addresses));
     };
-    const { onPeer, checks } = candidateSink(ident, this.deps, search.candidates, this.options.maxAddresses, accept);
+    const { onPeer, onReply, settle, checks } = candidateSink(ident, this.deps, search.candidates, this.options.maxAddresses, accept, this.zoneFor(key));
     const deadline = setTimeout(() => {
       this.deps.log.debug(`search ${key} ran too long: ended`);
       search.controller.abort();
     }, this.options.maxSearchMs);
     deadline.unref();
     this.deps.dht
-      .search(ident.id, onPeer, search.controller.signal)
+      .search(ident.id, onPeer, search.controller.signal, onReply)
       .then((answered) => {
         search.answered = answered;
+        settle();
         return Promise.all(checks);
       })
       .catch((err: Error) => this.deps.log.warn(`search ${key} failed: ${err.message}`))
       .finally(() => {
         clearTimeout(deadline);
+        clearTimeout(search.tail);
         this.finish(key, search);
       });
     return search;
   }
 
+  /** Ends the walk walkAfterAnswerMs from now, or as long after that as someone waits for it. */
+  private endLater(search: Search): void {
+    search.tail = setTimeout(() => (search.waiters.size === 0 ? search.controller.abort() : this.endLater(search)), this.options.walkAfterAnswerMs);
+    search.tail.unref();
+  }
+
+  /** where the storers of an id sit in the DHT as big as it looks now (plain-candidates.ts) */
+  private zoneFor(key: string): number | null {
+    const size = this.deps.dht.sizeEstimate?.() ?? null;
+    this.deps.log.debug(`search ${key}: DHT of ${size === null ? 'unknown size' : `about ${Math.round(size)} nodes`}`);
+    return storerZone(size);
+  }
+
   private finish(key: string, search: Search): void {
     this.searches.delete(key);
+    this.deps.log.debug(`search ${key}: walk ended after ${this.now() - search.startedAt} ms, ${search.answered} nodes answered, ${search.addresses.length} addresses`);
     this.deps.cache.settle(key, search.addresses, search.answered);
     const outcome: Resolution = search.addresses.length > 0 ? this.found(search.addresses) : { status: 'notfound', addresses: [], ttl: 0 };
     for (const waiter of [...search.waiters]) waiter.wake(outcome);

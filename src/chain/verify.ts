@@ -1,11 +1,13 @@
-// Step "verify", inside the DHT search: which addresses a search reports are taken. A plain name has no
-// owner: it takes the addresses as they come (up to maxAddresses). A keyed name (a public key, a key
-// pattern, a KadNode 2.x key name) takes only addresses that prove they hold the key (the AUTH challenge, src/dht/auth.ts, or
-// 2.x's bob exchange, src/dht/bob-auth.ts): unverified addresses never reach an answer.
-import type { OnPeer } from '../dht/node.js';
+// Step "verify", inside the DHT search: which addresses a search reports are taken. A plain name takes
+// addresses that the nodes storing its id agree on, never one node's word (plain-candidates.ts). A keyed
+// name (a public key, a key pattern, a KadNode 2.x key name) takes only addresses that prove they hold
+// the key (the AUTH challenge, src/dht/auth.ts, or 2.x's bob exchange, src/dht/bob-auth.ts): unverified
+// addresses never reach an answer.
+import type { OnPeer, OnReply } from '../dht/node.js';
 import type { Identifier } from '../identity/query.js';
 import type { PeerAddress } from '../types.js';
 import { BoundedMap } from '../util/bounded-map.js';
+import { OWN_STORE, PlainCandidates } from './plain-candidates.js';
 
 /** Proves that an address holds the secret key of an id (the AUTH challenge); null: it did not. */
 export interface AddressVerifier {
@@ -32,7 +34,7 @@ const REPORTED_PER_RESPONDER = 24;
 const MAX_REPORTED_PER_CANDIDATE = 4;
 const MAX_RESPONDERS_PER_CANDIDATE = 2;
 /** our own store's values (the search's `from` is undefined for them) */
-const SELF = '';
+const SELF = OWN_STORE;
 
 interface Responder {
   taken: number;
@@ -77,6 +79,8 @@ class KeyedCandidates {
 /**
  * The search's peer callback for `ident`: addresses taken go to `accept` (a keyed name's once verified,
  * with how); `candidates` collects `address|port` of those taken; `checks` the verifications running.
+ * `onReply` learns every node that answered the walk and `settle` is called when the walk ended (a plain
+ * name's rule needs both).
  */
 export function candidateSink(
   ident: Identifier,
@@ -84,24 +88,25 @@ export function candidateSink(
   candidates: Set<string>,
   maxAddresses: number,
   accept: (peer: PeerAddress) => void,
-): { onPeer: OnPeer; checks: Promise<void>[] } {
+  zone: number | null = null,
+): { onPeer: OnPeer; onReply?: OnReply; settle(): void; checks: Promise<void>[] } {
   const { publicKey } = ident;
   const verifier = ident.kind === 'bob' ? verifiers.bobVerifier : verifiers.verifier;
   const checks: Promise<void>[] = [];
   const keyed = publicKey ? new KeyedCandidates(candidates, maxAddresses * CANDIDATES_PER_ADDRESS) : null;
   if (!keyed || !publicKey) {
-    const onPeer: OnPeer = (peer) => {
-      const seen = `${peer.address}|${peer.port}`;
-      if (candidates.has(seen) || candidates.size >= maxAddresses) return;
-      candidates.add(seen);
-      accept(peer);
+    const plain = new PlainCandidates<PeerAddress>(ident.id, candidates, maxAddresses, accept, zone);
+    return {
+      onPeer: (peer, from = SELF, fromId) => plain.report(`${peer.address}|${peer.port}`, peer, from, fromId),
+      onReply: (from, fromId) => plain.answered(from, fromId),
+      settle: () => plain.settle(),
+      checks,
     };
-    return { onPeer, checks };
   }
   const onPeer: OnPeer = (peer, from = SELF) => {
     const seen = `${peer.address}|${peer.port}`;
     if (!keyed.admit(seen, from)) return;
     if (verifier) checks.push(verifier.verify(ident.id, publicKey, peer).then((proof) => (proof ? accept({ ...peer, auth: proof }) : undefined)));
   };
-  return { onPeer, checks };
+  return { onPeer, settle: () => undefined, checks };
 }

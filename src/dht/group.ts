@@ -4,7 +4,7 @@
 // are got from and put to every DHT as well.
 import type { MutableItem } from './item-store.js';
 import { canonicalHost, familyOf, type Family } from './compact.js';
-import type { AnnounceTarget, DhtNode, HostPort, OnPeer, PutOptions, RoutingNode, Searcher } from './node.js';
+import type { AnnounceTarget, DhtNode, HostPort, OnPeer, OnReply, PutOptions, RoutingNode, Searcher } from './node.js';
 import type { SeqPool } from './seq-memory.js';
 
 /** What the group needs of a member; DhtNode has it (tests hand in fakes). */
@@ -62,9 +62,15 @@ export class DhtGroup<Member extends GroupMember = DhtNode> implements Searcher,
 
   // ---- Searcher: every DHT walks; done when all are
 
-  async search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<number> {
-    const answered = await Promise.all(this.members.map((m) => m.search(id, onPeer, signal)));
+  async search(id: Buffer, onPeer: OnPeer, signal: AbortSignal, onReply?: OnReply): Promise<number> {
+    const answered = await Promise.all(this.members.map((m) => m.search(id, onPeer, signal, onReply)));
     return answered.reduce((a, b) => a + b, 0);
+  }
+
+  /** the largest member's estimate: a search walks them all, and the big DHT is where junk hides */
+  sizeEstimate(): number | null {
+    const sizes = this.members.map((m) => m.sizeEstimate?.() ?? null).filter((n): n is number => n !== null);
+    return sizes.length > 0 ? Math.max(...sizes) : null;
   }
 
   // ---- AnnounceTarget

@@ -107,6 +107,11 @@ export class DhtHealth {
     return { verdict, changed, window };
   }
 
+  /** estimateSize() of the last walks */
+  size(): number | null {
+    return estimateSize(this.walks);
+  }
+
   report(input: { traffic: Traffic; nodes: readonly { id: string; address: string }[]; external: string | null; nodeId: Uint8Array }): HealthReport {
     const { traffic, nodes, external, nodeId } = input;
     const validNodes = nodes.filter((n) => n.id.length === 40 && isBep42Valid(Buffer.from(n.id, 'hex'), n.address)).length;

@@ -1,15 +1,15 @@
 // The library adapter's overrides of k-rpc's scheduler (installed from OVERRIDES in library-adapter.ts):
 // the short timeout, the walk that goes past stalled nodes, and a bounded queue.
 //
-// k-rpc runs at most `concurrency` (16) queries at once and queues the rest; a walk (get_peers, get,
-// find_node) asks the k (20) closest nodes it knows. A query holds its slot until answered or until
+// k-rpc runs at most `concurrency` queries at once (16 in the library, QUERY_SLOTS = 24 here) and queues
+// the rest; a walk (get_peers, get, find_node) asks the k (20) closest nodes it knows. A query holds its slot until answered or until
 // k-rpc-socket's 2 s timeout. A routing table full of vanished nodes therefore stalls every walk with all
-// 16 slots waiting on dead nodes. As libtorrent does ("short timeout"), a query unanswered after
+// slots waiting on dead nodes. As libtorrent does ("short timeout"), a query unanswered after
 // SHORT_TIMEOUT_MS gives up its slot and its node no longer counts among the walk's closest, so the walk
 // asks the next-closest node; a late reply is still taken until the 2 s. Queries in flight, stalled ones
 // included, stay below MAX_INFLIGHT. At internet round trips (issue 15) the node cache (node-cache.ts) makes
 // that time-out adaptive (from measured RTTs, at most the short timeout) and starts walks near the target,
-// and a freed slot goes to the walk someone is waiting for (youngestWalkFirst).
+// and a freed slot goes to the walk someone is waiting for (unansweredWalksFirst).
 import KBucket from 'k-bucket';
 import { isIP } from 'node:net';
 import { NODES_KEY, parseNodes } from './compact.js';
@@ -21,16 +21,24 @@ export const SHORT_TIMEOUT_MS = 600;
 // queries in flight, stalled ones included (each ends by the 2 s timeout at the latest): with RTT-based
 // time-outs about half of a walk's queries (to nodes that never answer) sit here for 2 s
 const MAX_INFLIGHT = 128;
-// k-rpc queues every query beyond its 16 in flight, without a bound, and its walks wait while that queue
+// k-rpc queues every query beyond its slots in flight, without a bound, and its walks wait while that queue
 // keeps the socket busy. Pings of a full bucket's old nodes (16 for each new node heard), `import`, LPD and
 // announcements all go through it: beyond this many queued, a query fails at once.
 const MAX_QUEUED_QUERIES = 256;
 // Pings (a full bucket pings its 16 oldest nodes for every new node heard, so anyone can cause them) may
-// take at most half of k-rpc's 16 slots, in flight and queued together: searches are never starved by them.
+// take at most a third of the slots, in flight and queued together: searches are never starved by them.
 const MAX_PING_SLOTS = 8;
 const ID_LENGTH = 20;
 // cached nodes closest to its target a walk starts from, beside the routing table's k closest
 const SEED_NODES = 32;
+// replies with values (get_peers) or an item (get) after which a walk counts as answered and leaves free
+// slots to walks that have none (unansweredWalksFirst): a plain name is taken once two storers agree
+// (src/chain/plain-candidates.ts), a BEP 44 get wants the newest of several
+const ANSWERED_AFTER = 2;
+// slots (two thirds of QUERY_SLOTS) a walk that has its answer, or that nobody waits for, leaves free for
+// walks that have none: a new lookup's first queries go out at once instead of one by one as the older
+// walks' queries end (unansweredWalksFirst orders the waiting)
+export const FRESH_RESERVE = 16;
 
 const noop = () => undefined;
 
@@ -43,10 +51,12 @@ export class QuerySlots implements Slots {
   timeoutOf: (node: KrpcPeer) => number = () => this.shortTimeoutMs;
   /** nodes a walk to target starts from beside the routing table's (seedWalksFromCache) */
   seeds: (target: Buffer, n: number) => Contact[] = () => [];
-  /** true when walk number `walk` (`found`: it had an answer) leaves a free slot to another walk (youngestWalkFirst) */
+  /** true when walk number `walk` (`found`: it had an answer) leaves a free slot to another walk (unansweredWalksFirst) */
   yields: (walk: number, found: boolean) => boolean = () => false;
   /** walks (by number, in start order; true: it had an answer) that found every slot taken, or yielded, the last time they had a query to send */
   readonly waiting = new Map<number, boolean>();
+  /** targets (hex) of walks nobody waits for (an announcement's): they take slots as a walk that has its answer does */
+  readonly unhurried = new Set<string>();
   private walks = 0;
 
   /** A number for a new walk, higher than every earlier one. */
@@ -64,8 +74,9 @@ export class QuerySlots implements Slots {
     return this.socket.inflight - this.stalled;
   }
 
-  busy(): boolean {
-    return this.active() >= this.rpc.concurrency || this.socket.inflight >= MAX_INFLIGHT;
+  /** every slot is taken, or all but `reserve` of them */
+  busy(reserve = 0): boolean {
+    return this.active() >= this.rpc.concurrency - reserve || this.socket.inflight >= MAX_INFLIGHT;
   }
 
   send(node: KrpcPeer, message: KrpcMessage, cb: QueryCallback = noop, onstall?: (node: KrpcPeer) => void): void {
@@ -99,7 +110,7 @@ export class QuerySlots implements Slots {
 /**
  * Library defect: k-rpc's query slots stay taken until the 2 s timeout (see the header). RPC#query is
  * replaced by one that counts only queries holding a slot and sends with the short timeout; and since
- * k-rpc drains its queue only while fewer than 16 queries are in flight, stalled ones included, a second
+ * k-rpc drains its queue only while fewer than `concurrency` queries are in flight, stalled ones included, a second
  * drain starts queued queries whenever a slot frees.
  */
 export function shortTimeout(lib: DhtLibrary): void {
@@ -146,14 +157,15 @@ export function walkPastStalledNodes(lib: DhtLibrary, host: AdapterHost): void {
     const table = new KBucket({ localNodeId: target, numberOfNodesPerKBucket: rpc.k, numberOfNodesToPing: rpc.concurrency }) as RoutingTable;
     const evt = background ? 'postupdate' : 'update';
     const walk = slots.nextWalk();
-    // a reply with values (get_peers) or an item (get) came
-    let found = false;
+    // ANSWERED_AFTER replies with values (get_peers) or an item (get) came, or nobody waits for this walk
+    let found = slots.unhurried.has(target.toString('hex'));
+    let answers = 0;
     const wait = (): void => void slots.waiting.set(walk, found);
 
     const kick = (): void => {
       slots.waiting.delete(walk);
       if (rpc.destroyed) return;
-      if (slots.busy() || slots.yields(walk, found)) return wait();
+      if (slots.busy(found ? FRESH_RESERVE : 0) || slots.yields(walk, found)) return wait();
       const otherInflight = rpc.pending.length + socket.inflight - pending;
       if (background && slots.active() >= rpc.backgroundConcurrency && otherInflight) return;
       let closest = table.closest(target, rpc.k + skip.size);
@@ -164,7 +176,7 @@ export function walkPastStalledNodes(lib: DhtLibrary, host: AdapterHost): void {
       let counted = 0;
       for (const peer of closest) {
         if (stop) break;
-        if (slots.busy()) return wait();
+        if (slots.busy(found ? FRESH_RESERVE : 0)) return wait();
         const id = `${peer.host}:${peer.port}`;
         if (skip.has(id)) continue;
         if (++counted > rpc.k) break;
@@ -208,7 +220,7 @@ export function walkPastStalledNodes(lib: DhtLibrary, host: AdapterHost): void {
       }
       const list = r[nodesKey];
       if (list) for (const node of parseNodes(list as Uint8Array, ID_LENGTH, host.family)) add(node);
-      if (r.values || r.v) found = true;
+      if ((r.values || r.v) && ++answers >= ANSWERED_AFTER) found = true;
       if (visit && (visit as Visit)(res!, peer!) === false) stop = true;
       kick();
     };
@@ -286,16 +298,18 @@ export function seedWalksFromCache(lib: DhtLibrary): void {
 }
 
 /**
- * Issue 15: when a slot frees, a walk waiting for one that has no answer yet goes first, the youngest
- * first; then the younger of those that have one. A walk goes on after the first answer (for more
- * addresses, the closest nodes, write tokens) for seconds at internet round trips; k-rpc hands freed slots
- * to walks in start order, so each new lookup, the one a user waits for, queued behind the tails of the
- * older ones (measured: first query sent up to 4 s after the walk began).
+ * Issue 15: when a slot frees, a walk waiting for one that has no answer yet goes first, the oldest of
+ * them first (the lookup that has waited longest); then the younger of those that have one. A walk goes
+ * on after its answer (for more addresses, the closest nodes, write tokens) for up to seconds at internet
+ * round trips; k-rpc hands freed slots to walks in start order, so each new lookup, the one a user waits
+ * for, queued behind the tails of older ones (measured: first query sent up to 4 s after the walk began).
+ * Handing them to the youngest walk instead made a lookup that had not found its answer yet lose its
+ * slots to every lookup started after it (the mainline benchmark's slowest lookups).
  */
-export function youngestWalkFirst(lib: DhtLibrary): void {
+export function unansweredWalksFirst(lib: DhtLibrary): void {
   const { slots } = lib;
   slots.yields = (walk, found) => {
-    for (const [other, otherFound] of slots.waiting) if (found ? !otherFound || other > walk : !otherFound && other > walk) return true;
+    for (const [other, otherFound] of slots.waiting) if (found ? !otherFound || other > walk : !otherFound && other < walk) return true;
     return false;
   };
 }

@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canonicalHost, decodePeer, decodePeers, encodeNodes, encodePeer, familyOf, NODES_KEY, parseNodes, REPLY_NODES, WANT, type Family } from './compact.js';
-import { adaptiveTimeout, boundQueryQueue, QuerySlots, rememberAnsweringNodes, seedWalksFromCache, shortTimeout, walkPastStalledNodes, youngestWalkFirst } from './krpc-scheduler.js';
+import { adaptiveTimeout, boundQueryQueue, QuerySlots, rememberAnsweringNodes, seedWalksFromCache, shortTimeout, unansweredWalksFirst, walkPastStalledNodes } from './krpc-scheduler.js';
 import type { AdapterHost, Contact, DhtLib, DhtLibrary, KrpcMessage, KrpcSocketLib, RoutingTable, RpcLib } from './library-types.js';
 import { verifyBep44, type MutableItem } from './item-store.js';
 import { bep42Id, getWithNodes, methodUnknown, preferValidStorers, sampleInfohashes, verifyQueryingNodes } from './citizen-overrides.js';
@@ -34,6 +34,12 @@ type Library = keyof typeof LIBRARY_VERSIONS;
 const ID_LENGTH = 20;
 // KRPC: a query times out after 2 s (k-rpc-socket's timeout).
 const KRPC_TIMEOUT_MS = 2000;
+/**
+ * queries holding a slot at once (k-rpc's 16): at internet round trips a lookup's first queries waited
+ * for slots held by the tails of earlier walks. With the short and adaptive time-outs a slot turns over
+ * in about 0.3 s, so this is at most about 80 queries (8 KB) a second, libtorrent's default DHT rate limit.
+ */
+export const QUERY_SLOTS = 24;
 /** values in one get_peers reply that also carries the K closest nodes: it must fit one datagram (1232 bytes with IPv6) */
 const REPLY_VALUES: Record<Family, number> = { 4: 50, 6: 32 };
 
@@ -51,6 +57,7 @@ export const OVERRIDES: readonly Override[] = [
   { install: boundedItemStore, changes: 'bittorrent-dht DHT#_values' },
   { install: compactPeers6, changes: 'bittorrent-dht DHT#lookup, DHT#_addPeer', family: 6 },
   { install: valuesWithNodes, changes: 'bittorrent-dht DHT#_ongetpeers' },
+  { install: responderIdOnPeers, changes: 'bittorrent-dht DHT#_closest (the `from` of `peer` events carries the replying node\'s id; a `get_peers reply` event per answer)' },
   { install: refreshEqualPuts, changes: 'bittorrent-dht DHT#_onput' },
   { install: noSelfInTable, changes: 'bittorrent-dht DHT#addNode (a listener on `node`)' },
   { install: replyWithKClosest, changes: 'k-bucket KBucket#closest (the routing table)' },
@@ -61,7 +68,7 @@ export const OVERRIDES: readonly Override[] = [
   { install: rememberAnsweringNodes, changes: 'k-rpc-socket RPC#query (the node cache learns answering nodes and their RTTs)' },
   { install: adaptiveTimeout, changes: 'k-rpc RPC#query (the short timeout, from measured RTTs)' },
   { install: seedWalksFromCache, changes: 'k-rpc RPC#_closest (walks start from the node cache too)' },
-  { install: youngestWalkFirst, changes: 'k-rpc RPC#_closest (a freed slot goes to the youngest waiting walk)' },
+  { install: unansweredWalksFirst, changes: 'k-rpc RPC#_closest (a freed slot goes to the oldest waiting walk without an answer)' },
   { install: nodes6InReplies, changes: 'k-rpc RPC#response', family: 6 },
   { install: answerWantFromSibling, changes: 'k-rpc RPC#response (wraps nodes6InReplies)' },
   { install: wantBothFamilies, changes: 'k-rpc-socket RPC#query, a listener on `response`' },
@@ -80,7 +87,7 @@ export function createDhtLibrary(socket: unknown, host: AdapterHost): DhtLibrary
   if (!versionsChecked) checkLibraryVersions(installedLibraries());
   versionsChecked = true;
   const krpcSocket = KRpcSocket({ socket, timeout: KRPC_TIMEOUT_MS }) as KrpcSocketLib;
-  const rpc = KRpc({ krpcSocket, bootstrap: [], idLength: ID_LENGTH, ...(host.nodeId ? { id: host.nodeId } : {}) }) as unknown as RpcLib;
+  const rpc = KRpc({ krpcSocket, bootstrap: [], idLength: ID_LENGTH, concurrency: QUERY_SLOTS, ...(host.nodeId ? { id: host.nodeId } : {}) }) as unknown as RpcLib;
   const dht = new DHT({ krpc: rpc, bootstrap: false, verify: verifyBep44 }) as DhtLib;
   const lib: DhtLibrary = { socket: krpcSocket, rpc, dht, slots: new QuerySlots(krpcSocket, rpc, host.shortTimeoutMs) };
   for (const { install, family } of OVERRIDES) if (family === undefined || family === host.family) install(lib, host);
@@ -170,6 +177,25 @@ function compactPeers6(lib: DhtLibrary, host: AdapterHost): void {
     dht._closest(infoHash, { q: 'get_peers', a: { id: rpc.id, info_hash: infoHash } }, onReply, cb);
     return () => void (aborted = true);
   };
+}
+
+/**
+ * A `peer` event names the replying node by its address only; the resolver also weighs where that node
+ * sits (its id's distance to the id looked up, BEP 42 validity: src/chain/plain-candidates.ts), so the
+ * reply's id rides along on the node handed to the walk's reply callback (lookup passes it on as `from`),
+ * and every answer to a get_peers walk, with values or without, is told as `get_peers reply` (target, from).
+ */
+function responderIdOnPeers(lib: DhtLibrary): void {
+  const dht = lib.dht;
+  const closest = dht._closest.bind(dht);
+  dht._closest = (target, message, onReply, cb) =>
+    closest(target, message, (reply, node) => {
+      const id = reply.r?.id;
+      const from = id instanceof Uint8Array && id.length === ID_LENGTH ? { ...node, id: Buffer.from(id) } : node;
+      // every node that answered a get_peers walk, values or not: the resolver's picture of who is closest
+      if (message.q === 'get_peers' && reply.r) dht.emit('get_peers reply', target, from);
+      return onReply ? onReply(reply, from) : undefined;
+    }, cb);
 }
 
 /**

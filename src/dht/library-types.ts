@@ -104,11 +104,13 @@ export interface Slots {
   /** queries in flight that still hold a slot */
   active(): number;
   /** true when no query may start now */
-  busy(): boolean;
+  busy(reserve?: number): boolean;
   /** the socket's query with the short timeout: `onstall(node)` runs when the query gives up its slot */
   send(node: KrpcPeer, message: KrpcMessage, cb?: QueryCallback, onstall?: (node: KrpcPeer) => void): void;
   /** nodes that answered lately, with their RTTs (node-cache.ts) */
   readonly cache: NodeCache;
+  /** targets (hex) of walks nobody waits for (an announcement's) */
+  readonly unhurried: Set<string>;
   /** how long a query to this node may hold its slot */
   timeoutOf: (node: KrpcPeer) => number;
   /** nodes a walk to target starts from beside the routing table's */

@@ -11,7 +11,7 @@ import type { PeerAddress } from '../types.js';
 import { canonicalHost, familyOf, type Family } from './compact.js';
 import { closestAnswered } from './citizen-overrides.js';
 import { ExternalAddress } from './external-address.js';
-import { DhtHealth, healthLines, WALK_NODES, type HealthReport } from './health.js';
+import { DhtHealth, estimateSize, healthLines, normalizedDistance, WALK_NODES, type HealthReport } from './health.js';
 import { DEFAULT_ITEM_LIMITS, ItemStore, signedItemOf, type ItemStoreOptions, type MutableItem } from './item-store.js';
 import { SHORT_TIMEOUT_MS } from './krpc-scheduler.js';
 import { compactClosest, createDhtLibrary, putToWalked, queuedQueries, walkedTo, walkForItems, type DhtLibrary, type KrpcMessage, type SiblingLink } from './library-adapter.js';
@@ -54,14 +54,20 @@ export interface DhtNodeOptions {
 
 /**
  * Reports one address a search found, with the IP of the DHT node whose reply held it (undefined: our
- * own store), so a caller can bound what one responder may make it do.
+ * own store) and that node's id when its reply carried one, so a caller can bound what one responder
+ * may make it do and weigh where it sits.
  */
-export type OnPeer = (peer: PeerAddress, from?: string) => void;
+export type OnPeer = (peer: PeerAddress, from?: string, fromId?: Buffer) => void;
+
+/** Reports one DHT node that answered a search's walk (with values or without), and its id. */
+export type OnReply = (from: string, fromId: Buffer | undefined) => void;
 
 /** What the resolver needs: a search that reports addresses as they arrive. */
 export interface Searcher {
   /** resolves when the walk ends, with how many nodes answered it (0: the DHT could not be reached) */
-  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<number>;
+  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal, onReply?: OnReply): Promise<number>;
+  /** about how many nodes the DHT has (null: not known yet) */
+  sizeEstimate?(): number | null;
 }
 
 /** What the announcer needs. */
@@ -127,7 +133,7 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
   /** the daemon's DHT of the other family, if it runs one */
   private sibling: DhtNode | null = null;
   /** the running searches' callbacks, by id */
-  private readonly peerListeners = new Map<string, Set<OnPeer>>();
+  private readonly peerListeners = new Map<string, Set<{ onPeer: OnPeer; onReply?: OnReply | undefined }>>();
   private readonly blocked = new Set<string>();
   private activeSearches = 0;
   readonly health: DhtHealth;
@@ -159,7 +165,11 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
       throw err;
     }
     const dht = lib.dht;
-    dht.on('peer', (peer: { host: string; port: number }, infoHash: Buffer, from: { address?: string; host?: string } | null) => this.onPeer(peer, infoHash, from));
+    dht.on('peer', (peer: { host: string; port: number }, infoHash: Buffer, from: { address?: string; host?: string; id?: Buffer } | null) => this.onPeer(peer, infoHash, from));
+    dht.on('get_peers reply', (target: Buffer, from: { address?: string; host?: string; id?: Buffer }) => {
+      const address = from.address ?? from.host;
+      if (address && !this.blocked.has(address)) for (const listener of this.peerListeners.get(target.toString('hex')) ?? []) listener.onReply?.(address, from.id);
+    });
     dht.on('warning', (err: Error) => this.log.debug(`warning: ${err.message}`));
     dht.on('error', (err: Error) => this.log.warn(`error: ${err.message}`));
     dht.setMaxListeners(0);
@@ -199,7 +209,7 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
     this.upkeep.bootstrap(peers);
   }
 
-  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<number> {
+  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal, onReply?: OnReply): Promise<number> {
     const dht = this.requireLib().dht;
     const key = id.toString('hex');
     let listeners = this.peerListeners.get(key);
@@ -207,7 +217,7 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
       listeners = new Set();
       this.peerListeners.set(key, listeners);
     }
-    const listener = onPeer;
+    const listener = { onPeer, onReply };
     listeners.add(listener);
     this.activeSearches++;
     return new Promise<number>((resolve) => {
@@ -227,6 +237,8 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
         finish(typeof answered === 'number' ? answered : 0);
       });
       const onAbort = () => {
+        // a walk ended early (the resolver had its answer) still tells how far the closest nodes sit
+        if (!finished && this.lib) this.health.recordWalk(id, closestAnswered(this.lib, id, WALK_NODES));
         abortWalk();
         finish(0);
       };
@@ -237,9 +249,13 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
 
   /** Walk to the id first so the announcement goes to the nodes closest to it now (not a cached table). */
   announce(id: Buffer, port: number): Promise<number> {
-    const dht = this.requireLib().dht;
+    const { dht, slots } = this.requireLib();
+    // nobody waits for this walk: a user's lookup goes first (krpc-scheduler.ts)
+    const key = id.toString('hex');
+    slots.unhurried.add(key);
     return new Promise((resolve) => {
       dht.lookup(id, () => {
+        slots.unhurried.delete(key);
         if (dht.destroyed) return resolve(0);
         dht.announce(id, port, (err, n) => {
           if (err) this.log.debug(`announce ${id.toString('hex')}: ${err.message}`);
@@ -353,6 +369,18 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
     };
   }
 
+  /**
+   * About how many nodes this DHT has: from the last walks' closest nodes, or before any walk ended, from
+   * the routing table's nodes closest to our own id (the bootstrap walked there, so they are the closest).
+   */
+  sizeEstimate(): number | null {
+    const fromWalks = this.health.size();
+    if (fromWalks !== null || !this.lib) return fromWalks;
+    const own = this.lib.dht.nodeId;
+    const closest = this.lib.rpc.nodes.closest(own, WALK_NODES + 1).filter((c) => c.id && !Buffer.from(c.id).equals(own));
+    return closest.length < WALK_NODES ? null : estimateSize([closest.slice(0, WALK_NODES).map((c) => normalizedDistance(c.id, own))]);
+  }
+
   /** The figures `status` and the log show (see health.ts). */
   healthReport(): HealthReport {
     return this.health.report({ traffic: this.traffic, nodes: this.routingNodes(), external: this.external.address, nodeId: this.lib?.dht.nodeId ?? Buffer.alloc(20) });
@@ -421,14 +449,16 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
     this.upkeep.offerNodes(nodes);
   }
 
-  private onPeer(peer: { host: string; port: number }, infoHash: Buffer, from: { address?: string; host?: string } | null): void {
+  private onPeer(peer: { host: string; port: number }, infoHash: Buffer, from: { address?: string; host?: string; id?: Buffer } | null): void {
     if (this.blocked.has(peer.host)) return;
     const listeners = this.peerListeners.get(infoHash.toString('hex'));
     if (!listeners) return;
     const address: PeerAddress = { address: peer.host, port: peer.port, family: familyOf(peer.host) ?? this.family };
     // the replying node (k-rpc hands on the datagram's rinfo); none for the values of our own store
     const responder = from ? from.address ?? from.host : undefined;
-    for (const listener of listeners) listener(address, responder);
+    // our own store's values are told with our own id: where we sit decides what they are worth
+    const responderId = from ? from.id : this.lib?.rpc.id;
+    for (const listener of listeners) listener.onPeer(address, responder, responderId);
   }
 
   private requireLib(): DhtLibrary {

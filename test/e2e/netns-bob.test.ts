@@ -95,12 +95,15 @@ test('bob names: announced by one daemon, resolved on another; impostor and forg
   const peer = ['--peer', `${ip(BOOT)}:${DHT_PORT}`];
   // impostor and forger announce first, so their addresses are in every search
   const impostor = await start(IMPOSTOR, 'impostor', [...peer, '--value-id', `${ID1}.p2p`]);
-  await start(FORGER, 'forger daemon', [...peer, '--value-id', `${ID1}.p2p:${FORGER_PORT}`]);
+  const forgerDaemon = await start(FORGER, 'forger daemon', [...peer, '--value-id', `${ID1}.p2p:${FORGER_PORT}`]);
   const holder = await start(HOLDER, 'holder', [...peer, '--bob-load-key', key1, '--bob-load-key', created]);
   const resolver = await start(RESOLVER, 'resolver', peer);
 
   await t.test('the impostor and the forger really are in the DHT under key1\'s id', async () => {
     const want = [`${ip(IMPOSTOR)}:${DHT_PORT}`, `${ip(FORGER)}:${FORGER_PORT}`, `${ip(HOLDER)}:${DHT_PORT}`];
+    // a plain lookup answers an address once two nodes storing it agree (or it is in the resolver's own
+    // store): the first announcers reached only the bootstrap node, so wait for their follow-ups
+    for (const d of [impostor, forgerDaemon]) await d.waitForLine(new RegExp(`Announced ${ID1}\\S* .* to ([2-9]|[1-9]\\d+) nodes`, 'i'), 30_000);
     let seen = '';
     for (let i = 0; i < 20 && !want.every((w) => seen.includes(w)); i++) {
       seen += (await kadnodeCtl(['-p', String(CMD_PORT), 'lookup', `${ID1}.p2p`], { netns: ns(RESOLVER) })).stdout;

@@ -5,7 +5,7 @@ import type { PeerAddress } from '../../src/types.js';
 export interface ScriptedSearch {
   id: string;
   emit: OnPeer;
-  /** reports `peer` from `n` nodes, as the nodes that store an announcement do */
+  /** reports `peer` from `n` nodes next to the id: enough of the closest for a plain name (plain-candidates.ts) */
   agree: (peer: PeerAddress, n?: number) => void;
   /** ends the walk; `answered` nodes replied (0: the DHT could not be reached) */
   finish: (answered?: number) => void;
@@ -17,7 +17,7 @@ export class ScriptedSearcher implements Searcher {
   search(id: Buffer, onPeer: OnPeer, signal: AbortSignal): Promise<number> {
     return new Promise((resolve) => {
       const agree = (peer: PeerAddress, n = 4) => {
-        for (let i = 1; i <= n; i++) onPeer(peer, `10.250.0.${i}`);
+        for (let i = 1; i <= n; i++) onPeer(peer, `10.250.0.${i}`, Buffer.from(id.map((b, j) => (j === 19 ? b ^ i : b))));
       };
       this.calls.push({ id: id.toString('hex'), emit: onPeer, agree, finish: (answered = 8) => resolve(answered), signal });
       signal.addEventListener('abort', () => resolve(0));

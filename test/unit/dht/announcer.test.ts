@@ -68,6 +68,26 @@ test('follows up while the table grows, then settles on the interval', async (t)
   a.stop();
 });
 
+test('a table that grows slowly (the internet, after the first minute) gets no follow-up; one that grew by half does', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const dht = new FakeDht();
+  dht.nodes = 100;
+  dht.acks = 17; // some of the nodes asked never acknowledge
+  const a = new Announcer(dht, silentLogger, { intervalMs: 1_800_000, replication: 20, followUpMs: 2000, maxFollowUps: 3 }, () => Date.now());
+  a.add(value);
+  a.start();
+  await flush();
+  dht.nodes = 140;
+  t.mock.timers.tick(2000);
+  await flush();
+  assert.equal(dht.announced.length, 1, '100 -> 140 nodes: no walk again');
+  dht.nodes = 150;
+  t.mock.timers.tick(4000);
+  await flush();
+  assert.equal(dht.announced.length, 2, '100 -> 150 nodes: a follow-up');
+  a.stop();
+});
+
 test('no follow-ups once K nodes hold the value', async (t) => {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
   const dht = new FakeDht();

@@ -3,14 +3,15 @@
 // Each: the pin (SHA-256 of the library source it leans on; the same pins are in library-adapter.test.ts)
 // and the behaviour, on the real libraries over loopback sockets.
 // At the end, boundQueryQueue's bounds on a whole DhtNode: at most 256 queries queued, pings at most 8 of
-// the 16 slots, and a refused upkeep ping drops no live node.
+// the slots, and a refused upkeep ping drops no live node.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import KRpc from 'k-rpc';
 import KRpcSocket from 'k-rpc-socket';
 import { encodePeer } from '../../../src/dht/compact.js';
-import { OVERRIDES, type AdapterHost, type DhtLibrary } from '../../../src/dht/library-adapter.js';
+import { FRESH_RESERVE } from '../../../src/dht/krpc-scheduler.js';
+import { OVERRIDES, QUERY_SLOTS, type AdapterHost, type DhtLibrary } from '../../../src/dht/library-adapter.js';
 import { DhtNode } from '../../../src/dht/node.js';
 import { silentLogger } from '../../../src/log.js';
 import { twoLinkedNodes } from '../../helpers/dht-nodes.js';
@@ -24,7 +25,7 @@ const PINS: Record<string, Array<[Code, string, string]>> = {
   rememberAnsweringNodes: [[KRpcSocket as unknown as Code, 'query', '1286d376f7ed66a5']],
   adaptiveTimeout: [[KRpc as unknown as Code, 'query', '0e8cf1b9099bf4c9']],
   seedWalksFromCache: [[KRpc as unknown as Code, '_closest', 'f9c1e31928991d1b']],
-  youngestWalkFirst: [[KRpc as unknown as Code, '_closest', 'f9c1e31928991d1b'], [KRpcSocket as unknown as Code, '_cancel', '99ad29d8910ff2a9']],
+  unansweredWalksFirst: [[KRpc as unknown as Code, '_closest', 'f9c1e31928991d1b'], [KRpcSocket as unknown as Code, '_cancel', '99ad29d8910ff2a9']],
 };
 
 function pinned(name: string): void {
@@ -90,8 +91,8 @@ test('seedWalksFromCache: a lookup asks the cached node next to the target, whic
   assert.equal(far.queries.length, 1, 'the routing table is still asked');
 });
 
-test('youngestWalkFirst: slots freed while an older walk still has nodes to ask go to the younger walk waiting for them', async (t) => {
-  pinned('youngestWalkFirst');
+test('unansweredWalksFirst: slots freed go to the walks without an answer, the oldest first; a walk with its answer gives way', async (t) => {
+  pinned('unansweredWalksFirst');
   const [targetA, targetB] = [randomBytes(20), randomBytes(20)];
   const lib = await adapted(t, { shortTimeoutMs: 300, nodeId: Buffer.from(targetA) });
   const near = (target: Buffer, d: number) => {
@@ -103,27 +104,53 @@ test('youngestWalkFirst: slots freed while an older walk still has nodes to ask 
   for (const [i, p] of silent.entries()) lib.rpc.nodes.add({ id: near(i < 20 ? targetA : targetB, (i % 20) + 1), host: LOCAL, port: p.port });
   assert.equal(lib.rpc.nodes.count(), 40);
   const walk = (target: Buffer) => lib.rpc._closest(target, { q: 'find_node', a: { target } }, false, null, () => undefined);
+  lib.rpc.concurrency = 16; // fewer slots than a walk's k (20): one walk can take them all
   walk(targetA); // takes all 16 slots
   walk(targetB); // waits
   const asked = (target: Buffer) => silent.reduce((n, p) => n + p.queries.filter((q) => Buffer.from((q.a as { target: Uint8Array }).target).equals(target)).length, 0);
   await sleep(100);
   assert.deepEqual([asked(targetA), asked(targetB)], [16, 0]);
   await sleep(350); // A's 16 stalled at 300 ms
-  assert.deepEqual([asked(targetA), asked(targetB)], [16, 16], 'the younger walk got the freed slots');
+  assert.ok(asked(targetA) > 16, 'the older walk, still without an answer, got the freed slots');
+  assert.equal(asked(targetB), 0, 'the younger one waits');
   // a walk that had an answer leaves the slot to any waiting walk that had none, even an older one
   lib.slots.waiting.clear();
   lib.slots.waiting.set(1000, false);
   assert.equal(lib.slots.yields(1001, true), true);
-  assert.equal(lib.slots.yields(999, false), true);
-  assert.equal(lib.slots.yields(1001, false), false);
+  assert.equal(lib.slots.yields(999, false), false, 'an older walk without an answer goes first');
+  assert.equal(lib.slots.yields(1001, false), true);
   lib.slots.waiting.set(1000, true);
   assert.equal(lib.slots.yields(999, false), false);
   assert.equal(lib.slots.yields(999, true), true);
 });
 
+test('unansweredWalksFirst: a walk nobody waits for (an announcement\'s) leaves most slots free, so a lookup after it asks at once', async (t) => {
+  const [targetA, targetB] = [randomBytes(20), randomBytes(20)];
+  const lib = await adapted(t, { shortTimeoutMs: 300, nodeId: Buffer.from(targetA) });
+  const near = (target: Buffer, d: number) => {
+    const id = Buffer.from(target);
+    id[19]! ^= d;
+    return id;
+  };
+  const silent = await Promise.all(Array.from({ length: 40 }, () => peer(t)));
+  for (const [i, p] of silent.entries()) lib.rpc.nodes.add({ id: near(i < 20 ? targetA : targetB, (i % 20) + 1), host: LOCAL, port: p.port });
+  const asked = (target: Buffer) => silent.reduce((n, p) => n + p.queries.filter((q) => Buffer.from((q.a as { target: Uint8Array }).target).equals(target)).length, 0);
+  lib.slots.unhurried.add(targetA.toString('hex'));
+  lib.rpc._closest(targetA, { q: 'find_node', a: { target: targetA } }, false, null, () => undefined);
+  await sleep(50);
+  const share = QUERY_SLOTS - FRESH_RESERVE;
+  assert.equal(asked(targetA), share, 'the announcement\'s walk takes a third of the slots');
+  lib.rpc._closest(targetB, { q: 'find_node', a: { target: targetB } }, false, null, () => undefined);
+  await sleep(50);
+  assert.equal(asked(targetB), FRESH_RESERVE, 'the lookup\'s first queries go out at once');
+  await sleep(400); // every query stalled at 300 ms: the lookup takes the freed slots first
+  assert.equal(asked(targetA), share, 'the announcement waits while the lookup has queries to send');
+  assert.ok(asked(targetB) >= 20, `the lookup asked ${asked(targetB)}`);
+});
+
 // ---------------------------------------------------------------- boundQueryQueue: queued queries, the pings' share
 
-test('DHT: pings never take more than half of the query slots, so a search is not starved', { timeout: 20_000 }, async (t) => {
+test('DHT: pings never take more than a third of the query slots, so a search is not starved', { timeout: 20_000 }, async (t) => {
   const node = new DhtNode(silentLogger, { port: 0, address: '127.0.0.1', storage: { maxAgeMs: 60_000, maxTotal: 10, maxPerId: 10 }, maxSearches: 1 });
   await node.start();
   t.after(() => node.stop());
@@ -157,5 +184,5 @@ test('DHT: at most 256 queries wait in the queue; the rest fail at once', { time
   for (let i = 0; i < 1000; i++) rpc.query({ host: '127.0.0.1', port: 9 }, { q: 'get_peers', a: { info_hash: Buffer.alloc(20, 1) } }, (err) => void (err && failed++));
   await sleep(50);
   assert.equal(node.stats().queued, 256);
-  assert.equal(failed, 1000 - 256 - 16, '16 in flight, 256 queued, the rest refused');
+  assert.equal(failed, 1000 - 256 - QUERY_SLOTS, 'every slot in flight, 256 queued, the rest refused');
 });

@@ -13,7 +13,7 @@ import KRpc from 'k-rpc';
 import KRpcSocket from 'k-rpc-socket';
 import { encodeNodes, encodePeer } from '../../../src/dht/compact.js';
 import { DEFAULT_ITEM_LIMITS, ItemStore } from '../../../src/dht/item-store.js';
-import { checkLibraryVersions, installedLibraries, LIBRARY_VERSIONS, OVERRIDES, putToWalked, walkedTo, walkForItems } from '../../../src/dht/library-adapter.js';
+import { checkLibraryVersions, installedLibraries, LIBRARY_VERSIONS, OVERRIDES, putToWalked, QUERY_SLOTS, walkedTo, walkForItems } from '../../../src/dht/library-adapter.js';
 import { PeerStore } from '../../../src/dht/peer-store.js';
 import { generateKeyPair } from '../../../src/identity/keys.js';
 import { signPacket, targetOf } from '../../../src/pkarr/packet.js';
@@ -44,6 +44,7 @@ const PINS: Record<string, Record<string, string>> = {
   boundedItemStore: { 'bittorrent-dht DHT#get': '505967c3a0caa309', 'bittorrent-dht DHT#_put': '9c2382ddff43db35', 'bittorrent-dht DHT#_onget': '43f5a68ec695cd0c', 'bittorrent-dht DHT#_onput': 'c3a857a489b4ba4c', 'bittorrent-dht DHT#toJSON': '1b3f0061fc4c4313' },
   compactPeers6: { 'bittorrent-dht DHT#lookup': 'bd9ed85d207af253', 'bittorrent-dht DHT#_addPeer': '40e637fa7b553e3a', 'bittorrent-dht DHT#_closest': '6c80c4ccd9444c29' },
   valuesWithNodes: { 'bittorrent-dht DHT#_ongetpeers': '54c280bc7a6ca17c', 'bittorrent-dht DHT#_onquery': 'e790cc9a6cfa1124' },
+  responderIdOnPeers: { 'bittorrent-dht DHT#_closest': '6c80c4ccd9444c29', 'bittorrent-dht DHT#lookup': 'bd9ed85d207af253' },
   refreshEqualPuts: { 'bittorrent-dht DHT#_onput': 'c3a857a489b4ba4c', 'bittorrent-dht DHT#_onquery': 'e790cc9a6cfa1124' },
   noSelfInTable: { 'bittorrent-dht DHT#addNode': '2bbc5a3c70d8a9a1', 'bittorrent-dht DHT#_sendPing': '88b61e3407e4e788' },
   replyWithKClosest: { 'k-bucket KBucket#closest': 'e735a9c6a20a9a7f', 'bittorrent-dht DHT#_onfindnode': 'c0d87347e39c02fa', 'bittorrent-dht DHT#_onget': '43f5a68ec695cd0c' },
@@ -55,7 +56,7 @@ const PINS: Record<string, Record<string, string>> = {
   rememberAnsweringNodes: { 'k-rpc-socket RPC#query': '1286d376f7ed66a5' },
   adaptiveTimeout: { 'k-rpc RPC#query': '0e8cf1b9099bf4c9' },
   seedWalksFromCache: { 'k-rpc RPC#_closest': 'f9c1e31928991d1b' },
-  youngestWalkFirst: { 'k-rpc RPC#_closest': 'f9c1e31928991d1b', 'k-rpc-socket RPC#_cancel': '99ad29d8910ff2a9' },
+  unansweredWalksFirst: { 'k-rpc RPC#_closest': 'f9c1e31928991d1b', 'k-rpc-socket RPC#_cancel': '99ad29d8910ff2a9' },
   nodes6InReplies: { 'k-rpc RPC#response': 'ea8ebb6068c73be4' },
   answerWantFromSibling: { 'k-rpc RPC#response': 'ea8ebb6068c73be4' },
   wantBothFamilies: { 'k-rpc-socket RPC': '6f196a1c7bcc0b3e', 'k-rpc-socket RPC#query': '1286d376f7ed66a5' },
@@ -229,12 +230,12 @@ test('shortTimeout: a query unanswered after the short timeout frees its slot, a
   pinned('shortTimeout');
   const { lib } = await adapted(t, 4, { shortTimeoutMs: 100 });
   const silent = await peer(t);
-  for (let i = 0; i < 17; i++) lib.rpc.query({ host: LOCAL, port: silent.port }, { q: 'find_node', a: { target: randomBytes(20) } });
-  assert.equal(lib.socket.inflight, 16);
+  for (let i = 0; i <= QUERY_SLOTS; i++) lib.rpc.query({ host: LOCAL, port: silent.port }, { q: 'find_node', a: { target: randomBytes(20) } });
+  assert.equal(lib.socket.inflight, QUERY_SLOTS);
   assert.equal(lib.rpc.pending.length, 1);
   await sleep(300);
   assert.equal(lib.rpc.pending.length, 0, 'the queued query went out long before the 2 s timeout');
-  assert.equal(lib.socket.inflight, 17);
+  assert.equal(lib.socket.inflight, QUERY_SLOTS + 1);
   assert.equal(lib.slots.active(), 0, 'all stalled');
 });
 
@@ -277,7 +278,7 @@ test('boundQueryQueue: pings take at most 8 slots; at most 256 queries wait, the
   for (let i = 0; i < 300; i++) lib.rpc.query(silent, { q: 'get_peers', a: { info_hash: randomBytes(20) } }, (err) => void (err && failed++));
   await sleep(10);
   assert.equal(lib.rpc.pending.length, 256);
-  assert.equal(failed, 300 - 8 - 256, '8 more in flight (16 in all), 256 queued, the rest refused');
+  assert.equal(failed, 300 - (QUERY_SLOTS - 8) - 256, 'the other slots in flight, 256 queued, the rest refused');
 });
 
 test('nodes6InReplies: the IPv6 DHT replies with nodes6 (8 entries of 38 bytes), the IPv4 DHT with nodes', async (t) => {
@@ -371,3 +372,22 @@ test('walkForItems, walkedTo, putToWalked: a walk collects write tokens, then a 
   assert.equal(b.host.items.get(target.toString('hex'))?.v.length, 1000);
 });
 
+test('responderIdOnPeers: a peer event names the replying node with its id; every get_peers answer is told, values or not', async (t) => {
+  pinned('responderIdOnPeers');
+  const target = randomBytes(20);
+  const { lib } = await adapted(t, 4, { shortTimeoutMs: 100 });
+  const [storing, empty] = [await peer(t), await peer(t)];
+  storing.answer = () => ({ token: Buffer.from('tk'), values: [encodePeer('10.9.8.7', 6543)] });
+  empty.answer = () => ({ token: Buffer.from('tk') });
+  for (const p of [storing, empty]) lib.rpc.nodes.add({ id: p.id, host: LOCAL, port: p.port });
+  const froms: Array<{ port: number; id?: Buffer }> = [];
+  const replies: Array<{ port: number; id?: Buffer }> = [];
+  lib.dht.on('peer', (_p: unknown, _h: Buffer, from: { port: number; id?: Buffer }) => froms.push(from));
+  lib.dht.on('get_peers reply', (hash: Buffer, from: { port: number; id?: Buffer }) => hash.equals(target) && replies.push(from));
+  await new Promise((r) => lib.dht.lookup(target, r));
+  assert.equal(froms.length, 1);
+  assert.equal(froms[0]!.port, storing.port);
+  assert.deepEqual(froms[0]!.id, storing.id);
+  assert.deepEqual(replies.map((r) => r.port).sort(), [storing.port, empty.port].sort());
+  assert.deepEqual(replies.find((r) => r.port === empty.port)!.id, empty.id);
+});

@@ -14,6 +14,7 @@ import { silentLogger } from '../../../src/log.js';
 import type { QueryChain } from '../../../src/chain/chain.js';
 import type { Upstream } from '../../../src/chain/forwarder.js';
 import { chainOver } from '../../helpers/chain.js';
+import { ScriptedSearcher } from '../../helpers/scripted-searcher.js';
 import { DEFAULT_RESOLVER_OPTIONS, Resolver } from '../../../src/resolver.js';
 import type { NameResolver, PeerAddress, Resolution, ResolveOptions } from '../../../src/types.js';
 
@@ -368,22 +369,15 @@ test('no cache for a resolver without generation(), or with packetCacheSize 0', 
 });
 
 test('Resolver.generation moves when addresses are found, a search finishes, an address is dropped', async () => {
-  let finish: (answered: number) => void = () => undefined;
-  let emit: (peer: PeerAddress) => void = () => undefined;
-  const dht = {
-    search(_id: Buffer, onPeer: (peer: PeerAddress) => void) {
-      emit = onPeer;
-      return new Promise<number>((resolve) => (finish = resolve));
-    },
-  };
+  const dht = new ScriptedSearcher();
   const resolver = new Resolver({ dht, own: { portFor: () => undefined }, log: silentLogger }, { ...DEFAULT_RESOLVER_OPTIONS, tld: '.p2p' });
   const g0 = resolver.generation();
   const pending = resolver.resolve('gen.p2p', { timeoutMs: 1000 });
-  emit(v4(1));
+  dht.calls[0]!.agree(v4(1));
   assert.ok((await pending).status === 'found');
   const g1 = resolver.generation();
   assert.notEqual(g1, g0, 'an address found');
-  finish(8);
+  dht.calls[0]!.finish(8);
   await new Promise((r) => setImmediate(r));
   const g2 = resolver.generation();
   assert.notEqual(g2, g1, 'the search finished (now cached)');
