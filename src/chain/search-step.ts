@@ -3,7 +3,7 @@
 // the walk; addresses pass the verify rules (verify.ts: a plain name's once storers of its id agree on
 // them) first. A search ends when the walk does, walkAfterAnswerMs after its first address, or after
 // maxSearchMs, and its result goes to the cache (cache-step.ts); at most maxSearches run at once.
-import type { Searcher } from '../dht/node.js';
+import type { Searcher } from '../dht/node-types.js';
 import type { Identifier } from '../identity/query.js';
 import type { Logger } from '../log.js';
 import type { Family, PeerAddress, Resolution } from '../types.js';

@@ -3,7 +3,7 @@
 // name (a public key, a key pattern, a KadNode 2.x key name) takes only addresses that prove they hold
 // the key (the AUTH challenge, src/dht/auth.ts, or 2.x's bob exchange, src/dht/bob-auth.ts): unverified
 // addresses never reach an answer.
-import type { OnPeer, OnReply } from '../dht/node.js';
+import type { OnPeer, OnReply } from '../dht/node-types.js';
 import type { Identifier } from '../identity/query.js';
 import type { PeerAddress } from '../types.js';
 import { BoundedMap } from '../util/bounded-map.js';

@@ -8,7 +8,7 @@
 // covers a slow walk: 28 minutes against 32 (a storing node received the last announcement no earlier
 // than that start).
 import type { Logger } from '../log.js';
-import type { AnnounceTarget } from './node.js';
+import type { AnnounceTarget } from './node-types.js';
 
 export interface ValueId {
   /** the sanitized name, for logs and listings */

@@ -16,6 +16,7 @@ import { DEFAULT_ITEM_LIMITS, ItemStore, signedItemOf, type ItemStoreOptions, ty
 import { SHORT_TIMEOUT_MS } from './krpc-scheduler.js';
 import { compactClosest, createDhtLibrary, putToWalked, queuedQueries, walkedTo, walkForItems, type DhtLibrary, type KrpcMessage, type SiblingLink } from './library-adapter.js';
 import type { HostPort } from './library-types.js';
+import type { AnnounceTarget, DhtStats, OnPeer, OnReply, PutOptions, RoutingNode, Searcher } from './node-types.js';
 import { PeerStore } from './peer-store.js';
 import type { SeqPool } from './seq-memory.js';
 import { DhtSocket } from './socket.js';
@@ -23,13 +24,7 @@ import { Upkeep } from './upkeep.js';
 
 export type { HostPort } from './library-types.js';
 
-/** BEP 44 put options (see putMutable). */
-export interface PutOptions {
-  /** BEP 44 `cas`: a node holding another seq for the key refuses with 301 */
-  cas?: number;
-  onItem?: (item: MutableItem) => void;
-  refuse?: () => { code: 301 | 302; message: string } | null;
-}
+export type { AnnounceTarget, DhtStats, OnPeer, OnReply, PutOptions, RoutingNode, Searcher } from './node-types.js';
 
 export interface DhtNodeOptions {
   port: number;
@@ -50,61 +45,6 @@ export interface DhtNodeOptions {
   items?: ItemStoreOptions;
   /** ms after which an unanswered query frees its slot (default SHORT_TIMEOUT_MS; tests) */
   shortTimeoutMs?: number;
-}
-
-/**
- * Reports one address a search found, with the IP of the DHT node whose reply held it (undefined: our
- * own store) and that node's id when its reply carried one, so a caller can bound what one responder
- * may make it do and weigh where it sits.
- */
-export type OnPeer = (peer: PeerAddress, from?: string, fromId?: Buffer) => void;
-
-/** Reports one DHT node that answered a search's walk (with values or without), and its id. */
-export type OnReply = (from: string, fromId: Buffer | undefined) => void;
-
-/** What the resolver needs: a search that reports addresses as they arrive. */
-export interface Searcher {
-  /** resolves when the walk ends, with how many nodes answered it (0: the DHT could not be reached) */
-  search(id: Buffer, onPeer: OnPeer, signal: AbortSignal, onReply?: OnReply): Promise<number>;
-  /** about how many nodes the DHT has (null: not known yet) */
-  sizeEstimate?(): number | null;
-}
-
-/** What the announcer needs. */
-export interface AnnounceTarget {
-  nodeCount(): number;
-  announce(id: Buffer, port: number): Promise<number>;
-  onNodeAdded(listener: () => void): void;
-}
-
-export interface RoutingNode {
-  id: string;
-  address: string;
-  port: number;
-  /** ms since we last heard from it */
-  age: number;
-}
-
-/** One node's counters (status, metrics, tests). */
-export interface DhtStats {
-  family: Family;
-  nodes: { all: number; good: number };
-  /** get_peers and get walks running */
-  searches: number;
-  /** queries waiting in k-rpc's queue for a free slot (bounded) */
-  queued: number;
-  /** queries refused because that queue was full */
-  dropped: number;
-  /** nodes kept out of the routing table because another node holds their address */
-  refusedSameAddress: number;
-  /** nodes that left the routing table and are tried again */
-  lost: number;
-  blocked: number;
-  traffic: { sent: number; replied: number; received: number };
-  /** announcements and BEP 44 items we store for others */
-  announcements: number;
-  items: number;
-  external: string | null;
 }
 
 // A node we heard from this recently counts as good (the Mainline rule, as in KadNode).

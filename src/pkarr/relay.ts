@@ -18,7 +18,7 @@
 // is judged by what the DHT holds, not by our memory alone.
 import { ipToBytes } from '../dht/compact.js';
 import type { MutableItem } from '../dht/item-store.js';
-import type { PutOptions } from '../dht/node.js';
+import type { PutOptions } from '../dht/node-types.js';
 import type { SeqPool } from '../dht/seq-memory.js';
 import { decodeZ32Key } from '../identity/keys.js';
 import { SourceRateLimiter } from '../util/rate-limit.js';
