@@ -193,3 +193,16 @@ test('AUTH over IPv6: the challenge leaves on the IPv6 socket, the reply comes b
   assert.equal(b6.socket.counters.auth >= 1 && a6.socket.counters.auth >= 1, true, 'both AUTH packets went over IPv6');
   assert.equal(b4.socket.counters.auth + a4.socket.counters.auth, 0);
 });
+
+test('sizeEstimate: the largest estimate of the group\'s DHTs (the big one is where junk hides); null while none has one', () => {
+  const [a4, a6] = [node(4), node(6)];
+  const group = new DhtGroup([a4, a6]);
+  const estimates: Record<4 | 6, number | null> = { 4: null, 6: null };
+  a4.sizeEstimate = () => estimates[4];
+  a6.sizeEstimate = () => estimates[6];
+  assert.equal(group.sizeEstimate(), null);
+  estimates[6] = 300;
+  assert.equal(group.sizeEstimate(), 300);
+  estimates[4] = 20_000;
+  assert.equal(group.sizeEstimate(), 20_000);
+});

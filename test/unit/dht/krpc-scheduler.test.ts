@@ -91,8 +91,11 @@ test('seedWalksFromCache: a lookup asks the cached node next to the target, whic
   assert.equal(far.queries.length, 1, 'the routing table is still asked');
 });
 
-test('unansweredWalksFirst: slots freed go to the walks without an answer, the oldest first; a walk with its answer gives way', async (t) => {
-  pinned('unansweredWalksFirst');
+/**
+ * An adapted DHT (300 ms short timeout) whose table holds 20 silent nodes next to each of two random
+ * targets; `walk` starts a find_node walk, `asked` counts the queries for a target.
+ */
+async function twoCrowdedTargets(t: TestContext) {
   const [targetA, targetB] = [randomBytes(20), randomBytes(20)];
   const lib = await adapted(t, { shortTimeoutMs: 300, nodeId: Buffer.from(targetA) });
   const near = (target: Buffer, d: number) => {
@@ -104,10 +107,16 @@ test('unansweredWalksFirst: slots freed go to the walks without an answer, the o
   for (const [i, p] of silent.entries()) lib.rpc.nodes.add({ id: near(i < 20 ? targetA : targetB, (i % 20) + 1), host: LOCAL, port: p.port });
   assert.equal(lib.rpc.nodes.count(), 40);
   const walk = (target: Buffer) => lib.rpc._closest(target, { q: 'find_node', a: { target } }, false, null, () => undefined);
+  const asked = (target: Buffer) => silent.reduce((n, p) => n + p.queries.filter((q) => Buffer.from((q.a as { target: Uint8Array }).target).equals(target)).length, 0);
+  return { lib, targetA, targetB, walk, asked };
+}
+
+test('unansweredWalksFirst: slots freed go to the walks without an answer, the oldest first; a walk with its answer gives way', async (t) => {
+  pinned('unansweredWalksFirst');
+  const { lib, targetA, targetB, walk, asked } = await twoCrowdedTargets(t);
   lib.rpc.concurrency = 16; // fewer slots than a walk's k (20): one walk can take them all
   walk(targetA); // takes all 16 slots
   walk(targetB); // waits
-  const asked = (target: Buffer) => silent.reduce((n, p) => n + p.queries.filter((q) => Buffer.from((q.a as { target: Uint8Array }).target).equals(target)).length, 0);
   await sleep(100);
   assert.deepEqual([asked(targetA), asked(targetB)], [16, 0]);
   await sleep(350); // A's 16 stalled at 300 ms
@@ -125,22 +134,13 @@ test('unansweredWalksFirst: slots freed go to the walks without an answer, the o
 });
 
 test('unansweredWalksFirst: a walk nobody waits for (an announcement\'s) leaves most slots free, so a lookup after it asks at once', async (t) => {
-  const [targetA, targetB] = [randomBytes(20), randomBytes(20)];
-  const lib = await adapted(t, { shortTimeoutMs: 300, nodeId: Buffer.from(targetA) });
-  const near = (target: Buffer, d: number) => {
-    const id = Buffer.from(target);
-    id[19]! ^= d;
-    return id;
-  };
-  const silent = await Promise.all(Array.from({ length: 40 }, () => peer(t)));
-  for (const [i, p] of silent.entries()) lib.rpc.nodes.add({ id: near(i < 20 ? targetA : targetB, (i % 20) + 1), host: LOCAL, port: p.port });
-  const asked = (target: Buffer) => silent.reduce((n, p) => n + p.queries.filter((q) => Buffer.from((q.a as { target: Uint8Array }).target).equals(target)).length, 0);
+  const { lib, targetA, targetB, walk, asked } = await twoCrowdedTargets(t);
   lib.slots.unhurried.add(targetA.toString('hex'));
-  lib.rpc._closest(targetA, { q: 'find_node', a: { target: targetA } }, false, null, () => undefined);
+  walk(targetA);
   await sleep(50);
   const share = QUERY_SLOTS - FRESH_RESERVE;
   assert.equal(asked(targetA), share, 'the announcement\'s walk takes a third of the slots');
-  lib.rpc._closest(targetB, { q: 'find_node', a: { target: targetB } }, false, null, () => undefined);
+  walk(targetB);
   await sleep(50);
   assert.equal(asked(targetB), FRESH_RESERVE, 'the lookup\'s first queries go out at once');
   await sleep(400); // every query stalled at 300 ms: the lookup takes the freed slots first

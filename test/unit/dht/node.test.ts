@@ -285,3 +285,20 @@ test('BEP 42: replies carry the asker\'s address, so each node learns its own', 
   assert.equal(a.external.address, '127.0.0.1');
   assert.equal(b.external.address, '127.0.0.1');
 });
+
+test('sizeEstimate: before any walk, from the routing table\'s nodes closest to our own id; null with fewer than 8', async (t) => {
+  const node = await startedNode(t);
+  assert.equal(node.sizeEstimate(), null, 'an empty table');
+  const table = (node as unknown as { lib: { rpc: { nodes: { add(c: { id: Buffer; host: string; port: number }): void } } } }).lib.rpc.nodes;
+  // the i-th closest node at i/1000 of the id space from our id: a DHT of 1000 nodes
+  const at = (fraction: number) => {
+    const xor = Buffer.alloc(20);
+    xor.writeBigUInt64BE(BigInt(Math.round(fraction * 2 ** 64)));
+    return Buffer.from(node.nodeId.map((b, i) => b ^ xor[i]!));
+  };
+  for (let i = 1; i <= 8; i++) {
+    table.add({ id: at(i / 1000), host: `127.0.0.${i + 1}`, port: 6881 });
+    if (i < 8) assert.equal(node.sizeEstimate(), null, `${i} nodes say little`);
+  }
+  assert.ok(Math.abs(node.sizeEstimate()! - 1000) < 1, `estimated ${node.sizeEstimate()}`);
+});
