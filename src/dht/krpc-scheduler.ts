@@ -2,9 +2,9 @@
 // the short timeout, the walk that goes past stalled nodes, and a bounded queue.
 //
 // k-rpc runs at most `concurrency` queries at once (16 in the library, QUERY_SLOTS = 24 here) and queues
-// the rest; a walk (get_peers, get, find_node) asks the k (20) closest nodes it knows. A query holds its slot until answered or until
-// k-rpc-socket's 2 s timeout. A routing table full of vanished nodes therefore stalls every walk with all
-// slots waiting on dead nodes. As libtorrent does ("short timeout"), a query unanswered after
+// the rest; a walk (get_peers, get, find_node) asks the k (20) closest nodes it knows. A query holds its
+// slot until answered or until k-rpc-socket's 2 s timeout. A routing table full of vanished nodes
+// therefore stalls every walk with all slots waiting on dead nodes. As libtorrent does ("short timeout"), a query unanswered after
 // SHORT_TIMEOUT_MS gives up its slot and its node no longer counts among the walk's closest, so the walk
 // asks the next-closest node; a late reply is still taken until the 2 s. Queries in flight, stalled ones
 // included, stay below MAX_INFLIGHT. At internet round trips (issue 15) the node cache (node-cache.ts) makes
@@ -110,8 +110,8 @@ export class QuerySlots implements Slots {
 /**
  * Library defect: k-rpc's query slots stay taken until the 2 s timeout (see the header). RPC#query is
  * replaced by one that counts only queries holding a slot and sends with the short timeout; and since
- * k-rpc drains its queue only while fewer than `concurrency` queries are in flight, stalled ones included, a second
- * drain starts queued queries whenever a slot frees.
+ * k-rpc drains its queue only while fewer than `concurrency` queries are in flight, stalled ones
+ * included, a second drain starts queued queries whenever a slot frees.
  */
 export function shortTimeout(lib: DhtLibrary): void {
   const { rpc, slots } = lib;
