@@ -21,7 +21,7 @@
 // address, are taken for storers (see docs/security.md; key names have no such limit).
 import { isBep42Valid, isExemptAddress } from '../dht/bep42.js';
 import { ipToBytes } from '../dht/compact.js';
-import { normalizedDistance } from '../dht/health.js';
+import { normalizedDistance, xorDistance } from '../dht/health.js';
 
 /** `from` of the addresses in our own store */
 export const OWN_STORE = '';
@@ -60,13 +60,6 @@ function groupOf(address: string): string {
   const ip = ipToBytes(address);
   if (!ip || isExemptAddress(address)) return address;
   return ip.subarray(0, ip.length === 4 ? 3 : 6).toString('hex');
-}
-
-function xor(a: Buffer, b: Buffer): Buffer {
-  if (a.length !== b.length) return FARTHEST;
-  const out = Buffer.alloc(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = a[i]! ^ b[i]!;
-  return out;
 }
 
 export class PlainCandidates<T> {
@@ -166,7 +159,7 @@ export class PlainCandidates<T> {
   private responderOf(from: string, id: Buffer | undefined): Responder<T> | undefined {
     const known = this.responders.get(from);
     if (known) return known;
-    const distance = id && id.length === 20 ? xor(id, this.target) : FARTHEST;
+    const distance = id && id.length === this.target.length ? xorDistance(id, this.target) : FARTHEST;
     const farthest = this.byDistance[this.byDistance.length - 1];
     if (this.byDistance.length >= MAX_RESPONDERS) {
       if (!farthest || Buffer.compare(distance, farthest.distance) >= 0) return undefined;

@@ -45,6 +45,13 @@ export function estimateSize(walks: readonly (readonly number[])[]): number | nu
   return weighted > 0 ? squares / weighted : null;
 }
 
+/** The XOR distance of two ids of the same length (Kademlia's metric), byte by byte. */
+export function xorDistance(id: Uint8Array, target: Uint8Array): Buffer {
+  const d = Buffer.allocUnsafe(id.length);
+  for (let i = 0; i < id.length; i++) d[i] = id[i]! ^ target[i]!;
+  return d;
+}
+
 /** The XOR distance of two 20-byte ids as a fraction of the id space (the first 8 bytes suffice: 2^-64). */
 export function normalizedDistance(a: Uint8Array, b: Uint8Array): number {
   let d = 0;

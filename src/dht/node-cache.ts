@@ -11,6 +11,7 @@
 // moves over, one that does not leaves.
 // Bounded: at most maxNodes nodes each (the least recently heard leave first), one node per routing slot
 // (one public address, an IPv6 /64: a host cannot fill the cache with made-up ids), a ring of RTT samples.
+import { xorDistance } from './health.js';
 import { routingSlot } from './routing-slot.js';
 import { BoundedMap } from '../util/bounded-map.js';
 
@@ -114,7 +115,7 @@ export class NodeCache {
     const best: Array<{ e: Entry; d: Buffer }> = [];
     for (const e of named ? [...this.nodes.values(), ...this.named.values()] : this.nodes.values()) {
       if (best.length === n && compareXor(e.id, best[n - 1]!.d, target) >= 0) continue;
-      const d = xor(e.id, target);
+      const d = xorDistance(e.id, target);
       let i = best.length;
       while (i > 0 && Buffer.compare(best[i - 1]!.d, d) > 0) i--;
       best.splice(i, 0, { e, d });
@@ -145,12 +146,6 @@ export class NodeCache {
 }
 
 const slotOf = (host: string, port: number) => routingSlot(host) ?? `${host}:${port}`;
-
-function xor(id: Uint8Array, target: Uint8Array): Buffer {
-  const d = Buffer.allocUnsafe(id.length);
-  for (let i = 0; i < id.length; i++) d[i] = id[i]! ^ target[i]!;
-  return d;
-}
 
 /** Sign of (id XOR target) - d, without allocating. */
 function compareXor(id: Uint8Array, d: Uint8Array, target: Uint8Array): number {
