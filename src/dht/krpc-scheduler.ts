@@ -9,10 +9,12 @@
 // asks the next-closest node; a late reply is still taken until the 2 s. Queries in flight, stalled ones
 // included, stay below MAX_INFLIGHT. At internet round trips (issue 15) the node cache (node-cache.ts) makes
 // that time-out adaptive (from measured RTTs, at most the short timeout) and starts walks near the target,
-// and a freed slot goes to the walk someone is waiting for (unansweredWalksFirst).
+// a walk keeps at most WALK_SLOTS queries waiting (closer nodes overtake farther ones), and a freed slot
+// goes to the walk someone is waiting for (unansweredWalksFirst).
 import KBucket from 'k-bucket';
 import { isIP } from 'node:net';
 import { NODES_KEY, parseNodes } from './compact.js';
+import { xorDistance } from './health.js';
 import type { AdapterHost, Contact, DhtLibrary, KrpcMessage, KrpcPeer, KrpcSocketLib, QueryCallback, RoutingTable, RpcLib, Slots, Visit } from './library-types.js';
 import { NodeCache } from './node-cache.js';
 
@@ -39,8 +41,20 @@ const ANSWERED_AFTER = 2;
 // walks that have none: a new lookup's first queries go out at once instead of one by one as the older
 // walks' queries end (unansweredWalksFirst orders the waiting)
 export const FRESH_RESERVE = 16;
+/**
+ * queries a walk has waiting for a reply (past the short timeout they no longer count): Kademlia's
+ * alpha, wide. Without it a walk fills every free slot with its k closest, and a second lookup started
+ * a moment later (a web page's names) waits for the first one's frontier, near or far from its target.
+ */
+export const WALK_SLOTS = 8;
 
 const noop = () => undefined;
+/** a walk's query holding one of its WALK_SLOTS: the queried node's distance to the target */
+interface Flying {
+  distance: Buffer;
+  giveUp(): void;
+}
+const FARTHEST = Buffer.alloc(ID_LENGTH, 0xff);
 
 export class QuerySlots implements Slots {
   /** queries in flight past the short timeout */
@@ -79,23 +93,35 @@ export class QuerySlots implements Slots {
     return this.active() >= this.rpc.concurrency - reserve || this.socket.inflight >= MAX_INFLIGHT;
   }
 
-  send(node: KrpcPeer, message: KrpcMessage, cb: QueryCallback = noop, onstall?: (node: KrpcPeer) => void): void {
+  /**
+   * Sends a query that holds a slot until answered or until its time-out (timeoutOf), when `onstall` is
+   * told. The function returned gives the slot up at once (the query's reply is still taken until the 2 s).
+   */
+  send(node: KrpcPeer, message: KrpcMessage, cb: QueryCallback = noop, onstall?: (node: KrpcPeer) => void): () => void {
     const { socket, rpc } = this;
     // (a host name is resolved before the socket counts the query in flight)
     if (!this.shortTimeoutMs || !isIP(node.host ?? '')) {
       socket.query(node, message, cb);
-      return;
+      return noop;
     }
     let stalled = false;
     let answered = false;
-    let timer: NodeJS.Timeout | null = setTimeout(() => {
-      timer = null;
-      if (answered || rpc.destroyed) return;
+    const giveUp = (): boolean => {
+      if (answered || stalled || rpc.destroyed) return false;
       stalled = true;
       this.stalled++;
-      onstall?.(node);
+      if (timer) clearTimeout(timer);
+      return true;
+    };
+    const freed = (): void => {
       socket.emit('update');
       socket.emit('postupdate');
+    };
+    let timer: NodeJS.Timeout | null = setTimeout(() => {
+      timer = null;
+      if (!giveUp()) return;
+      onstall?.(node);
+      freed();
     }, this.timeoutOf(node));
     timer.unref();
     socket.query(node, message, (err, res, peer, req) => {
@@ -104,6 +130,8 @@ export class QuerySlots implements Slots {
       if (stalled) this.stalled--;
       cb(err, res, peer, req);
     });
+    // called from inside a walk's round: the other walks hear of the free slot after it
+    return () => void (giveUp() && process.nextTick(freed));
   }
 }
 
@@ -136,10 +164,14 @@ export function shortTimeout(lib: DhtLibrary): void {
 
 /**
  * The walk (RPC#_closest, behind bittorrent-dht's lookup, get, put, announce and k-rpc's populate), a copy
- * of k-rpc's with two changes: (1) short timeout: a node that failed or stalled no longer counts among the
- * k closest, so the walk asks the next ones (a stalled node that answers late counts again); (2) BEP 32:
+ * of k-rpc's with three changes: (1) short timeout: a node that failed or stalled no longer counts among
+ * the k closest, so the walk asks the next ones (a stalled node that answers late counts again); (2) BEP 32:
  * it reads its family's node list (`nodes6` on the IPv6 DHT) with our codec, where k-rpc reads IPv4
- * `nodes` with its own (byte for byte the same result for IPv4, test/unit/bep32.test.ts).
+ * `nodes` with its own (byte for byte the same result for IPv4, test/unit/bep32.test.ts); (3) issue 15: at
+ * most WALK_SLOTS of its queries wait for a reply at once, and a node closer than one of them is asked at
+ * once, the farthest giving up its slot (measured in the mainline benchmark: a lookup's first round often
+ * went to nodes that answer in a second or never, and a storer's reply naming the other storers waited
+ * for them).
  */
 export function walkPastStalledNodes(lib: DhtLibrary, host: AdapterHost): void {
   const { rpc, socket, slots } = lib;
@@ -147,6 +179,9 @@ export function walkPastStalledNodes(lib: DhtLibrary, host: AdapterHost): void {
   rpc._closest = (target, message, background, visit, cb = noop) => {
     let count = 0;
     let pending = 0;
+    // queries of this walk holding one of its WALK_SLOTS (sent, neither answered, past the short timeout
+    // nor overtaken by a closer node), with the queried node's distance to the target
+    const flying = new Set<Flying>();
     let once = true;
     let stop = false;
     const queried = new Set<string>();
@@ -160,12 +195,13 @@ export function walkPastStalledNodes(lib: DhtLibrary, host: AdapterHost): void {
     // ANSWERED_AFTER replies with values (get_peers) or an item (get) came, or nobody waits for this walk
     let found = slots.unhurried.has(target.toString('hex'));
     let answers = 0;
+    const reserve = (): number => (found ? FRESH_RESERVE : 0);
     const wait = (): void => void slots.waiting.set(walk, found);
 
     const kick = (): void => {
       slots.waiting.delete(walk);
       if (rpc.destroyed) return;
-      if (slots.busy(found ? FRESH_RESERVE : 0) || slots.yields(walk, found)) return wait();
+      if (slots.yields(walk, found)) return wait();
       const otherInflight = rpc.pending.length + socket.inflight - pending;
       if (background && slots.active() >= rpc.backgroundConcurrency && otherInflight) return;
       let closest = table.closest(target, rpc.k + skip.size);
@@ -176,14 +212,18 @@ export function walkPastStalledNodes(lib: DhtLibrary, host: AdapterHost): void {
       let counted = 0;
       for (const peer of closest) {
         if (stop) break;
-        if (slots.busy(found ? FRESH_RESERVE : 0)) return wait();
         const id = `${peer.host}:${peer.port}`;
         if (skip.has(id)) continue;
         if (++counted > rpc.k) break;
         if (queried.has(id)) continue;
+        const full = flying.size >= WALK_SLOTS;
+        if ((full || slots.busy(reserve())) && !overtake(peer)) {
+          if (full) break;
+          return wait();
+        }
+        if (slots.busy(reserve())) return wait();
         queried.add(id);
-        pending++;
-        slots.send(peer, message, afterQuery, onstall);
+        ask(peer);
       }
       if (!pending) {
         slots.waiting.delete(walk);
@@ -194,10 +234,33 @@ export function walkPastStalledNodes(lib: DhtLibrary, host: AdapterHost): void {
     const bootstrap = (): void => {
       if (!once) return;
       once = false;
-      for (const peer of rpc.bootstrap) {
-        pending++;
-        slots.send(peer, message, afterQuery, onstall);
-      }
+      for (const peer of rpc.bootstrap) ask(peer);
+    };
+    const ask = (peer: KrpcPeer): void => {
+      pending++;
+      const query: Flying = { distance: peer.id ? xorDistance(peer.id, target) : FARTHEST, giveUp: noop };
+      flying.add(query);
+      // a query past its time-out: this walk may ask in its place first (unless an older walk without an
+      // answer waits: unansweredWalksFirst), then the others hear of the free slot
+      const stalled = (node: KrpcPeer): void => {
+        flying.delete(query);
+        onstall(node);
+        kick();
+      };
+      query.giveUp = slots.send(peer, message, (err, res, from, req) => (flying.delete(query), afterQuery(err, res, from, req)), stalled);
+    };
+    // A reply named a node closer than one the walk waits for: that query gives up its slot (its reply
+    // still counts when it comes), so the walk goes on toward the target at once rather than after the
+    // slow or vanished nodes of its first round.
+    const overtake = (peer: KrpcPeer): boolean => {
+      if (!peer.id) return false;
+      const distance = xorDistance(peer.id, target);
+      let farthest: Flying | undefined;
+      for (const query of flying) if (!farthest || Buffer.compare(query.distance, farthest.distance) > 0) farthest = query;
+      if (!farthest || Buffer.compare(distance, farthest.distance) >= 0) return false;
+      flying.delete(farthest);
+      farthest.giveUp();
+      return true;
     };
     const onstall = (peer: KrpcPeer): void => void skip.add(`${peer.host}:${peer.port}`);
     const add = (node: Contact): void => {

@@ -105,8 +105,8 @@ export interface Slots {
   active(): number;
   /** true when no query may start now */
   busy(reserve?: number): boolean;
-  /** the socket's query with the short timeout: `onstall(node)` runs when the query gives up its slot */
-  send(node: KrpcPeer, message: KrpcMessage, cb?: QueryCallback, onstall?: (node: KrpcPeer) => void): void;
+  /** the socket's query with the short timeout: `onstall(node)` runs when the query gives up its slot at its time-out; the function returned gives it up at once */
+  send(node: KrpcPeer, message: KrpcMessage, cb?: QueryCallback, onstall?: (node: KrpcPeer) => void): () => void;
   /** nodes that answered lately, with their RTTs (node-cache.ts) */
   readonly cache: NodeCache;
   /** targets (hex) of walks nobody waits for (an announcement's) */

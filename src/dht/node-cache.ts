@@ -77,6 +77,20 @@ export class NodeCache {
     return this.named.size;
   }
 
+  /** nodes that answered us the cache holds at most */
+  get maxNodes(): number {
+    return this.nodes.max;
+  }
+
+  /** The node named longest ago and not yet heard from, taken out to be asked (cache-filler.ts). */
+  takeNamed(): Contact | undefined {
+    const oldest = this.named.entries().next();
+    if (oldest.done) return undefined;
+    const [key, e] = oldest.value;
+    this.named.delete(key);
+    return { id: e.id, host: e.host, port: e.port };
+  }
+
   /** A reply named this node: kept apart until it answers us (nothing changes for a node that did). */
   heardOf(id: Buffer, host: string, port: number): void {
     if (id.length !== 20) return;

@@ -4,10 +4,12 @@
 // `want`. BEP 44 (mutable items, for PKARR): the library's get/put with our signature check and our
 // bounded item store; BEP 42's `ip` field in replies tells each node its address as others see it.
 // Every change to the libraries' behaviour is in library-adapter.ts (pinned to their versions), the
-// routing-table upkeep (bootstrap walks, lost nodes, reconnect) in upkeep.ts.
+// routing-table upkeep (bootstrap walks, lost nodes, reconnect) in upkeep.ts, the node cache's filling in
+// cache-filler.ts.
 import type { Logger } from '../log.js';
 import { hostPort } from '../util/host-port.js';
 import type { PeerAddress } from '../types.js';
+import { CacheFiller } from './cache-filler.js';
 import { canonicalHost, familyOf, type Family } from './compact.js';
 import { closestAnswered } from './citizen-overrides.js';
 import { ExternalAddress } from './external-address.js';
@@ -45,6 +47,8 @@ export interface DhtNodeOptions {
   items?: ItemStoreOptions;
   /** ms after which an unanswered query frees its slot (default SHORT_TIMEOUT_MS; tests) */
   shortTimeoutMs?: number;
+  /** named nodes the cache filler asks a second (default FILL_PER_SECOND; 0: none) */
+  cacheFillPerSecond?: number;
 }
 
 // A node we heard from this recently counts as good (the Mainline rule, as in KadNode).
@@ -70,6 +74,7 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
   refusedSameAddress = 0;
   private lib: DhtLibrary | null = null;
   private readonly upkeep: Upkeep;
+  private readonly filler: CacheFiller;
   /** the daemon's DHT of the other family, if it runs one */
   private sibling: DhtNode | null = null;
   /** the running searches' callbacks, by id */
@@ -88,6 +93,7 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
     this.health = new DhtHealth(this.family);
     const deps = { log, family: this.family, library: () => this.lib, nodeCount: () => this.nodeCount(), routingNodes: () => this.routingNodes(), ping: (p: HostPort) => this.ping(p), isBlocked: (h: string) => this.blocked.has(h) };
     this.upkeep = new Upkeep(deps, { reconnectMs: options.reconnectMs });
+    this.filler = new CacheFiller(deps, { perSecond: options.cacheFillPerSecond });
   }
 
   async start(): Promise<void> {
@@ -115,6 +121,7 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
     dht.setMaxListeners(0);
     this.lib = lib;
     this.upkeep.start();
+    this.filler.start();
     let samples = 0;
     this.healthTimer = setInterval(() => {
       const { changed, verdict } = this.health.sample(this.traffic);
@@ -130,6 +137,7 @@ export class DhtNode implements Searcher, AnnounceTarget, SiblingLink {
 
   stop(): Promise<void> {
     this.upkeep.stop();
+    this.filler.stop();
     if (this.healthTimer) clearInterval(this.healthTimer);
     const dht = this.lib?.dht;
     this.lib = null;

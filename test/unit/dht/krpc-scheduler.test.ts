@@ -10,7 +10,7 @@ import { test, type TestContext } from 'node:test';
 import KRpc from 'k-rpc';
 import KRpcSocket from 'k-rpc-socket';
 import { encodePeer } from '../../../src/dht/compact.js';
-import { FRESH_RESERVE } from '../../../src/dht/krpc-scheduler.js';
+import { FRESH_RESERVE, WALK_SLOTS } from '../../../src/dht/krpc-scheduler.js';
 import { OVERRIDES, QUERY_SLOTS, type AdapterHost, type DhtLibrary } from '../../../src/dht/library-adapter.js';
 import { DhtNode } from '../../../src/dht/node.js';
 import { silentLogger } from '../../../src/log.js';
@@ -114,13 +114,13 @@ async function twoCrowdedTargets(t: TestContext) {
 test('unansweredWalksFirst: slots freed go to the walks without an answer, the oldest first; a walk with its answer gives way', async (t) => {
   pinned('unansweredWalksFirst');
   const { lib, targetA, targetB, walk, asked } = await twoCrowdedTargets(t);
-  lib.rpc.concurrency = 16; // fewer slots than a walk's k (20): one walk can take them all
-  walk(targetA); // takes all 16 slots
+  lib.rpc.concurrency = WALK_SLOTS; // as many slots as one walk takes: it can take them all
+  walk(targetA); // takes all the slots
   walk(targetB); // waits
   await sleep(100);
-  assert.deepEqual([asked(targetA), asked(targetB)], [16, 0]);
-  await sleep(350); // A's 16 stalled at 300 ms
-  assert.ok(asked(targetA) > 16, 'the older walk, still without an answer, got the freed slots');
+  assert.deepEqual([asked(targetA), asked(targetB)], [WALK_SLOTS, 0]);
+  await sleep(350); // A's queries stalled at 300 ms
+  assert.ok(asked(targetA) > WALK_SLOTS, 'the older walk, still without an answer, got the freed slots');
   assert.equal(asked(targetB), 0, 'the younger one waits');
   // a walk that had an answer leaves the slot to any waiting walk that had none, even an older one
   lib.slots.waiting.clear();
@@ -142,10 +142,45 @@ test('unansweredWalksFirst: a walk nobody waits for (an announcement\'s) leaves 
   assert.equal(asked(targetA), share, 'the announcement\'s walk takes a third of the slots');
   walk(targetB);
   await sleep(50);
-  assert.equal(asked(targetB), FRESH_RESERVE, 'the lookup\'s first queries go out at once');
+  assert.equal(asked(targetB), WALK_SLOTS, 'the lookup\'s first queries go out at once');
   await sleep(400); // every query stalled at 300 ms: the lookup takes the freed slots first
   assert.equal(asked(targetA), share, 'the announcement waits while the lookup has queries to send');
-  assert.ok(asked(targetB) >= 20, `the lookup asked ${asked(targetB)}`);
+  assert.equal(asked(targetB), 2 * WALK_SLOTS, 'the lookup\'s second round');
+});
+
+test('walkPastStalledNodes: a walk has at most WALK_SLOTS queries waiting, so a second lookup started with it asks at once', async (t) => {
+  const { lib, targetA, targetB, walk, asked } = await twoCrowdedTargets(t);
+  walk(targetA);
+  walk(targetB);
+  await sleep(100);
+  assert.deepEqual([asked(targetA), asked(targetB)], [WALK_SLOTS, WALK_SLOTS], 'each walk asks its closest WALK_SLOTS, not all its k');
+  assert.equal(lib.slots.active(), 2 * WALK_SLOTS);
+  await sleep(300); // stalled at 300 ms: the next round of each
+  assert.deepEqual([asked(targetA), asked(targetB)], [2 * WALK_SLOTS, 2 * WALK_SLOTS]);
+});
+
+test('walkPastStalledNodes: nodes closer than those a walk waits for are asked at once; the farthest queries give up their slots', async (t) => {
+  const target = randomBytes(20);
+  // a short timeout far longer than the test: only overtaking frees a walk slot here
+  const lib = await adapted(t, { shortTimeoutMs: 1500 });
+  const at = (d: number) => {
+    const id = Buffer.from(target);
+    id[18]! ^= d;
+    return id;
+  };
+  const silent = await Promise.all(Array.from({ length: WALK_SLOTS - 1 }, () => peer(t)));
+  for (const [i, p] of silent.entries()) lib.rpc.nodes.add({ id: at(i + 1), host: LOCAL, port: p.port });
+  const closer = await Promise.all(Array.from({ length: 3 }, () => peer(t)));
+  const guide = await peer(t);
+  guide.id = at(100); // the farthest of the first round, and the only one that answers
+  guide.answer = () => ({ nodes: Buffer.concat(closer.map((p, i) => Buffer.concat([at(0).map((b, j) => (j === 19 ? b ^ (i + 1) : b)), Buffer.from([127, 0, 0, 1]), Buffer.from([p.port >> 8, p.port & 0xff])]))) });
+  lib.rpc.nodes.add({ id: guide.id, host: LOCAL, port: guide.port });
+  lib.rpc._closest(target, { q: 'find_node', a: { target } }, false, null, () => undefined);
+  await sleep(300);
+  assert.equal(guide.queries.length, 1);
+  assert.deepEqual(closer.map((p) => p.queries.length), [1, 1, 1], 'all three closer nodes asked long before the 1.5 s time-out');
+  assert.equal(lib.slots.active(), WALK_SLOTS, 'two of the first round gave up their slots to them');
+  assert.equal(lib.socket.inflight, WALK_SLOTS - 1 + 3, 'their replies are still awaited');
 });
 
 // ---------------------------------------------------------------- boundQueryQueue: queued queries, the pings' share

@@ -66,3 +66,16 @@ test('timeoutFor: the ceiling before there are samples; a percentile of recent R
   assert.ok(cache.timeoutFor('10.0.3.2', 1, 600) < 260, 'variation shrinks with steady RTTs');
   assert.equal(cache.timeoutFor('10.0.3.2', 1, 100), 100, 'floor never above the ceiling');
 });
+
+test('takeNamed: the node named longest ago, taken out; a node that answered is never named', () => {
+  const cache = new NodeCache();
+  const id = (n: number) => Buffer.alloc(20, n);
+  cache.heardOf(id(1), '10.1.0.1', 1);
+  cache.heardOf(id(2), '10.2.0.1', 2);
+  cache.answered(id(3), '10.3.0.1', 3, 50);
+  cache.heardOf(id(3), '10.3.0.1', 3);
+  assert.equal(cache.takeNamed()?.port, 1);
+  assert.equal(cache.takeNamed()?.port, 2);
+  assert.equal(cache.takeNamed(), undefined);
+  assert.equal(cache.size, 1);
+});
