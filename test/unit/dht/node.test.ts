@@ -302,3 +302,16 @@ test('sizeEstimate: before any walk, from the routing table\'s nodes closest to 
   }
   assert.ok(Math.abs(node.sizeEstimate()! - 1000) < 1, `estimated ${node.sizeEstimate()}`);
 });
+
+test('the node cache filler runs with the node: a node only named in a reply is asked for a random id', async (t) => {
+  const node = await startedNode(t);
+  const named = dgram.createSocket('udp4');
+  await new Promise<void>((r) => named.bind(0, '127.0.0.1', () => r()));
+  t.after(() => named.close());
+  const asked: string[] = [];
+  named.on('message', (msg) => asked.push(Buffer.from((bencode.decode(msg) as { q: Uint8Array }).q).toString()));
+  // no bootstrap: nothing else of ours walks or pings; the cache hears of the node as a reply would name it
+  (node as unknown as { lib: { slots: { cache: { heardOf(id: Buffer, host: string, port: number): void } } } }).lib.slots.cache.heardOf(randomBytes(20), '127.0.0.1', named.address().port);
+  for (let i = 0; i < 20 && asked.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(asked, ['find_node']);
+});
