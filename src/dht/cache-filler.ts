@@ -11,10 +11,11 @@
 // second, kept as the node cache rather than as more nodes per k-bucket (k-bucket's table is the
 // library's, and bittorrent-dht pings its full buckets' old nodes for every new one).
 //
-// Bounded, and a good citizen: one query per named node, oldest named first (each reply names up to 8
-// more, which keeps the crawl going while there is something to learn and stops it once every node named
-// has been asked: in a small network within seconds), at most `perSecond` of them, only while fewer than
-// IDLE_SLOTS queries hold the DHT's slots (lookups go first), and none once the cache is full.
+// Bounded, and a good citizen: one query per named node (the cache keeps one node per address, so replies
+// cannot aim it at one host), oldest named first (each reply names up to 8 more, which keeps the crawl
+// going while there is something to learn and stops it once every node named has been asked: in a small
+// network within seconds), at most `perSecond` of them, only while fewer than IDLE_SLOTS queries hold the
+// DHT's slots (lookups go first), and none once the cache is full.
 import { randomBytes } from '../identity/keys.js';
 import type { DhtLibrary } from './library-types.js';
 

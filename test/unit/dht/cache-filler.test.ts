@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { CacheFiller } from '../../../src/dht/cache-filler.js';
+import { encodeNodes } from '../../../src/dht/compact.js';
 import type { DhtLibrary } from '../../../src/dht/library-adapter.js';
 import { adaptedDht, krpcPeer } from '../../helpers/adapted-dht.js';
 import type { KrpcPeer } from '../../helpers/krpc-peer.js';
 
 const LOCAL = '127.0.0.1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const compact = (p: KrpcPeer) => Buffer.concat([p.id, Buffer.from([127, 0, 0, 1]), Buffer.from([p.port >> 8, p.port & 0xff])]);
 
 async function setup(t: TestContext, peers: number, perSecond = 8, blocked = new Set<string>()) {
   const { lib } = await adaptedDht(t);
@@ -46,7 +46,7 @@ test('CacheFiller: a tick asks its share of the named nodes, oldest first, for a
 test('CacheFiller: the nodes a reply names are asked next; once every node named was asked, it sends nothing', async (t) => {
   const { lib, nodes, filler } = await setup(t, 3, 40);
   const [first, ...more] = nodes as [KrpcPeer, KrpcPeer, KrpcPeer];
-  first.answer = () => ({ nodes: Buffer.concat(more.map(compact)) });
+  first.answer = () => ({ nodes: encodeNodes(more.map((p) => ({ id: p.id, host: LOCAL, port: p.port })), 20, 4) });
   named(lib, [first]);
   filler.tick();
   await sleep(100);
@@ -60,8 +60,8 @@ test('CacheFiller: the nodes a reply names are asked next; once every node named
   assert.equal(filler.asked, 3);
 });
 
-test('CacheFiller: it waits while lookups hold the slots, asks nobody once the cache is full, skips blocked addresses, and unused credit does not pile up', async (t) => {
-  const { lib, nodes, filler } = await setup(t, 6, 8, new Set());
+test('CacheFiller: it waits while lookups hold the slots, and unused credit does not pile up; it asks nobody once the cache is full', async (t) => {
+  const { lib, nodes, filler } = await setup(t, 6);
   named(lib, nodes);
   // eight queries to a silent peer hold slots, as a running lookup's do
   const silent = await krpcPeer(t);

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import KRpc from 'k-rpc';
 import KRpcSocket from 'k-rpc-socket';
-import { encodePeer } from '../../../src/dht/compact.js';
+import { encodeNodes, encodePeer } from '../../../src/dht/compact.js';
 import { FRESH_RESERVE, WALK_SLOTS } from '../../../src/dht/krpc-scheduler.js';
 import { OVERRIDES, QUERY_SLOTS, type AdapterHost, type DhtLibrary } from '../../../src/dht/library-adapter.js';
 import { DhtNode } from '../../../src/dht/node.js';
@@ -173,7 +173,8 @@ test('walkPastStalledNodes: nodes closer than those a walk waits for are asked a
   const closer = await Promise.all(Array.from({ length: 3 }, () => peer(t)));
   const guide = await peer(t);
   guide.id = at(100); // the farthest of the first round, and the only one that answers
-  guide.answer = () => ({ nodes: Buffer.concat(closer.map((p, i) => Buffer.concat([at(0).map((b, j) => (j === 19 ? b ^ (i + 1) : b)), Buffer.from([127, 0, 0, 1]), Buffer.from([p.port >> 8, p.port & 0xff])]))) });
+  // the three it names sit next to the target, closer than every node of the first round
+  guide.answer = () => ({ nodes: encodeNodes(closer.map((p, i) => ({ id: Buffer.from(target.map((b, j) => (j === 19 ? b ^ (i + 1) : b))), host: LOCAL, port: p.port })), 20, 4) });
   lib.rpc.nodes.add({ id: guide.id, host: LOCAL, port: guide.port });
   lib.rpc._closest(target, { q: 'find_node', a: { target } }, false, null, () => undefined);
   await sleep(300);
