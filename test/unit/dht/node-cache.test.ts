@@ -79,3 +79,15 @@ test('takeNamed: the node named longest ago, taken out; a node that answered is 
   assert.equal(cache.takeNamed(), undefined);
   assert.equal(cache.size, 1);
 });
+
+test('takeNamed: replies naming one public host under many ids and ports leave it named once, so the filler asks it once; named nodes are bounded', () => {
+  const cache = new NodeCache({ maxNodes: 10 });
+  for (let i = 0; i < 16; i++) cache.heardOf(randomBytes(20), '198.51.100.9', 3000 + i);
+  assert.equal(cache.namedSize, 1);
+  assert.equal(cache.takeNamed()?.host, '198.51.100.9');
+  assert.equal(cache.takeNamed(), undefined);
+  for (let i = 0; i < 50; i++) cache.heardOf(randomBytes(20), `10.0.2.${i}`, 1);
+  assert.equal(cache.namedSize, 10, 'as many as maxNodes');
+  cache.heardOf(Buffer.alloc(5), '10.0.3.1', 1);
+  assert.equal(cache.namedSize, 10, 'no short ids');
+});
